@@ -1,0 +1,22 @@
+"""One exception type for bad input, formatted as a single clear line."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """Bad user input: names the file, the record (when there is one) and the problem."""
+
+    def __init__(self, problem: str, file: str | None = None, record: str | None = None):
+        self.problem = problem
+        self.file = None if file is None else str(file)
+        self.record = record
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.record is not None:
+            where.append(f"record '{self.record}'")
+        prefix = ": ".join(where)
+        return f"{prefix}: {self.problem}" if prefix else self.problem

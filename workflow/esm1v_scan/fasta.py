@@ -1,0 +1,166 @@
+"""FASTA parsing and validation (Biopython), and file-safe sequence names.
+
+Every problem is an :class:`~esm1v_scan.errors.InputError` whose message names the file, the record
+and the problem in one line, so the workflow can stop before any job runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from Bio import SeqIO
+
+from .errors import InputError
+
+#: The 20 standard amino acids in the order of every score table (alphabetical one-letter codes).
+AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+#: Residue letters the ESM alphabet has a token for: the 20 plus X (unknown), B, Z, U, O.
+ESM_RESIDUES = frozenset(AMINO_ACIDS + "XBZUO")
+#: Letters that only ever occur in nucleotide sequences (plus N for "any").
+_NUCLEOTIDES = frozenset("ACGTUN")
+#: Names we never hand out, because they would clash with files the workflow writes in results/.
+RESERVED_NAMES = frozenset({"sequences.tsv", "mask_plan.tsv", "provenance", "shards", "logs"})
+#: Model context: 1024 tokens = BOS + 1022 residues + EOS.
+MAX_RESIDUES = 1022
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class Protein:
+    """One validated FASTA record."""
+
+    id: str
+    name: str
+    sequence: str
+
+    @property
+    def length(self) -> int:
+        return len(self.sequence)
+
+    @property
+    def sha256(self) -> str:
+        return sequence_sha256(self.sequence)
+
+
+def sequence_sha256(sequence: str) -> str:
+    return hashlib.sha256(sequence.encode("ascii")).hexdigest()
+
+
+def safe_name(record_id: str) -> str:
+    """The file-safe form of one id: runs of characters outside ``[A-Za-z0-9._-]`` become ``_``.
+
+    ``sp|P62593|BLAT_ECOLX`` becomes ``sp_P62593_BLAT_ECOLX``. Leading dots and underscores are
+    dropped (no hidden files) and the result is cut at 80 characters.
+    """
+    name = _UNSAFE.sub("_", record_id).lstrip("._")[:80].rstrip("_")
+    return name or "seq"
+
+
+def assign_names(ids: list[str]) -> dict[str, str]:
+    """File-safe, collision-free names for a list of distinct ids.
+
+    Each id gets :func:`safe_name`; when two ids of the file would get the same name (``a|b`` and
+    ``a_b``), or a name is reserved, *every* such id gets ``_`` plus the first 8 hex digits of the
+    sha256 of its original id appended. The result depends only on the set of ids, not their order.
+    """
+    base = {i: safe_name(i) for i in ids}
+    counts: dict[str, int] = {}
+    for name in base.values():
+        counts[name.lower()] = counts.get(name.lower(), 0) + 1  # case-insensitive file systems
+    names = {}
+    for i, name in base.items():
+        if counts[name.lower()] > 1 or name in RESERVED_NAMES:
+            name = f"{name}_{hashlib.sha256(i.encode()).hexdigest()[:8]}"
+        names[i] = name
+    return names
+
+
+def clean_residues(raw: str) -> str:
+    """Upper-case, strip all white space and one trailing stop codon ``*``."""
+    seq = "".join(raw.split()).upper()
+    if seq.endswith("*"):
+        seq = seq[:-1]
+    return seq
+
+
+def validate_residues(seq: str, file: str, record: str, max_length: int | None = None) -> None:
+    if not seq:
+        raise InputError("the record has no residues", file, record)
+    if len(seq) >= 10 and set(seq) <= _NUCLEOTIDES:
+        raise InputError(
+            "this looks like DNA/RNA (only A, C, G, T/U, N); esm1v-scan needs a protein sequence: "
+            "translate it first",
+            file,
+            record,
+        )
+    for pos, char in enumerate(seq, start=1):
+        if char not in ESM_RESIDUES:
+            what = "a gap" if char in "-." else ("a stop codon" if char == "*" else "a character")
+            raise InputError(
+                f"{what} '{char}' at position {pos} is not in the ESM alphabet "
+                f"(allowed: {AMINO_ACIDS} and X, B, Z, U, O)",
+                file,
+                record,
+            )
+    if max_length is not None and len(seq) > max_length:
+        raise InputError(
+            f"the sequence has {len(seq)} residues, more than the {max_length} that fit the model's "
+            "context (1024 tokens); split it or enable long-protein windows",
+            file,
+            record,
+        )
+
+
+def read_fasta(path: str | Path, max_length: int | None = MAX_RESIDUES) -> list[Protein]:
+    """Parse and validate a protein FASTA file; returns the records in file order."""
+    path = Path(path)
+    file = str(path)
+    if not path.exists():
+        raise InputError("file not found", file)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        raise InputError("the file is empty", file)
+    first = text.lstrip()[0]
+    if first != ">":
+        raise InputError(
+            f"not a FASTA file: it must start with a '>' header line, found {first!r}", file
+        )
+    proteins: list[Protein] = []
+    seen: set[str] = set()
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for rec in SeqIO.parse(handle, "fasta"):
+            if not rec.id:
+                raise InputError(f"a header line with no id (record {len(proteins) + 1})", file)
+            if rec.id in seen:
+                raise InputError("duplicate id (ids must be unique)", file, rec.id)
+            seen.add(rec.id)
+            seq = clean_residues(str(rec.seq))
+            validate_residues(seq, file, rec.id, max_length)
+            proteins.append(Protein(rec.id, "", seq))
+    if not proteins:
+        raise InputError("no FASTA records found", file)
+    names = assign_names([p.id for p in proteins])
+    return [Protein(p.id, names[p.id], p.sequence) for p in proteins]
+
+
+def sequences_table(proteins: list[Protein]) -> pd.DataFrame:
+    """The ``results/sequences.tsv`` table: id, name, length, sha256 (plus the residues)."""
+    return pd.DataFrame(
+        {
+            "id": [p.id for p in proteins],
+            "name": [p.name for p in proteins],
+            "length": [p.length for p in proteins],
+            "sha256": [p.sha256 for p in proteins],
+            "sequence": [p.sequence for p in proteins],
+        }
+    )
+
+
+def read_sequences_table(path: str | Path) -> list[Protein]:
+    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    return [Protein(r.id, r.name, r.sequence) for r in df.itertuples(index=False)]

@@ -1,0 +1,132 @@
+"""Finding and loading ESM-1v checkpoints through fair-esm's own loader.
+
+A model is named like the real ones (``esm1v_t33_650M_UR90S_1`` .. ``_5``). It is loaded from
+``<model_dir>/<name>.pt`` when that file exists, otherwise downloaded by fair-esm into torch hub's
+cache (never when ``offline`` is set). Both paths end in fair-esm's ``load_model_and_alphabet_*``:
+tests, tiny checkpoints and real weights share every line of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import pickle
+import warnings
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .errors import InputError
+
+#: The five ESM-1v models (same architecture, five training seeds).
+ESM1V_MODELS = tuple(f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6))
+
+
+def check_model_name(name: str) -> None:
+    if name not in ESM1V_MODELS:
+        raise InputError(
+            f"unknown model '{name}'; esm1v-scan scores with the ESM-1v models: "
+            + ", ".join(ESM1V_MODELS)
+        )
+
+
+def checkpoint_path(name: str, model_dir: str | os.PathLike | None) -> Path | None:
+    """``<model_dir>/<name>.pt`` if it exists, else None."""
+    if not model_dir:
+        return None
+    path = Path(model_dir) / f"{name}.pt"
+    return path if path.exists() else None
+
+
+def resolve_checkpoint(name: str, model_dir, offline: bool) -> Path | None:
+    """The local file to load, or None for a download by name. Raises InputError when offline
+    and the file is missing."""
+    check_model_name(name)
+    path = checkpoint_path(name, model_dir)
+    if path is None and offline:
+        where = Path(model_dir) / f"{name}.pt" if model_dir else "<model_dir not set>"
+        raise InputError(
+            f"model '{name}': no checkpoint at {where} and offline mode is on; "
+            "put the weights there (or set offline: false to let fair-esm download them)"
+        )
+    return path
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
+    """sha256 of a file, remembered in ``<file>.sha256.json`` keyed by size and mtime so a 2.6 GB
+    checkpoint is hashed once, not by every job."""
+    path = Path(path)
+    st = path.stat()
+    memo = path.with_name(path.name + ".sha256.json")
+    try:
+        saved = json.loads(memo.read_text())
+        if saved["size"] == st.st_size and saved["mtime_ns"] == st.st_mtime_ns:
+            return saved["sha256"]
+    except (OSError, ValueError, KeyError):
+        pass
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    digest = h.hexdigest()
+    try:
+        tmp = memo.with_name(memo.name + f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
+        os.replace(tmp, memo)
+    except OSError:  # read-only model folder: fine, we just hash again next time
+        pass
+    return digest
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: torch.nn.Module
+    alphabet: object
+    source: str  # file path or "fair-esm hub"
+    identity: str  # "sha256:<checkpoint digest>" or "hub:<name>": what the score cache keys on
+
+    @property
+    def max_residues(self) -> int:
+        return int(self.model.args.max_positions) - 2
+
+
+def load_model(name: str, model_dir=None, offline: bool = False) -> LoadedModel:
+    """Load one ESM-1v model (eval mode, CPU) the way fair-esm does, with the torch >= 2.6 fix.
+
+    ESM-1v checkpoints pickle an ``argparse.Namespace``; torch >= 2.6 loads with
+    ``weights_only=True`` and refuses it ("Unsupported global: argparse.Namespace"). We allow exactly
+    that class for the duration of the load (files the user chose to put in model_dir, or fair-esm's
+    own download), instead of turning weights_only off.
+    """
+    import esm  # fair-esm
+
+    path = resolve_checkpoint(name, model_dir, offline)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]), warnings.catch_warnings():
+            # ESM-1v has no contact regression; fair-esm warns about it on every load
+            warnings.filterwarnings("ignore", message="Regression weights not found")
+            if path is not None:
+                model, alphabet = esm.pretrained.load_model_and_alphabet_local(str(path))
+            else:
+                model, alphabet = esm.pretrained.load_model_and_alphabet_hub(name)
+    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, RuntimeError, KeyError) as err:
+        if path is None:
+            raise
+        raise InputError(
+            f"model '{name}': cannot read checkpoint {path}: it is corrupt, truncated or not an "
+            f"ESM-1v checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
+        ) from err
+    except OSError as err:  # download failed (no network)
+        raise InputError(
+            f"model '{name}': download by fair-esm failed ({err}); without network put the "
+            f"checkpoint in model_dir as {name}.pt"
+        ) from err
+    model.eval()
+    if path is not None:
+        return LoadedModel(name, model, alphabet, str(path), f"sha256:{file_sha256(path)}")
+    return LoadedModel(name, model, alphabet, "fair-esm hub", f"hub:{name}")

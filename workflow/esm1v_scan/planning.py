@@ -1,0 +1,107 @@
+"""The mask plan (what each scoring job runs through the model) and sequence shards.
+
+The plan is data, not files: ``results/mask_plan.tsv`` has one row per sequence with the positions
+to score written as ranges (``1-263`` or ``24,25,40-42``), how many masked copies that costs per
+model, and the shard that scores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .fasta import Protein
+
+
+def window_bounds(site: int, length: int, max_residues: int) -> tuple[int, int]:
+    """0-based half-open residue window of at most ``max_residues`` around 1-based ``site``.
+
+    The whole sequence when it fits; otherwise a window centred on the site, clamped at the ends
+    (ProteinGym's choice for masked marginals on long proteins).
+    """
+    if length <= max_residues:
+        return 0, length
+    start = (site - 1) - max_residues // 2
+    start = min(max(start, 0), length - max_residues)
+    return start, start + max_residues
+
+
+def format_ranges(positions) -> str:
+    """[1, 2, 3, 7, 9, 10] -> '1-3,7,9-10'."""
+    pos = sorted(set(int(p) for p in positions))
+    parts, i = [], 0
+    while i < len(pos):
+        j = i
+        while j + 1 < len(pos) and pos[j + 1] == pos[j] + 1:
+            j += 1
+        parts.append(str(pos[i]) if i == j else f"{pos[i]}-{pos[j]}")
+        i = j + 1
+    return ",".join(parts)
+
+
+def parse_ranges(text: str) -> list[int]:
+    out: list[int] = []
+    for part in str(text).split(","):
+        if not part:
+            continue
+        a, _, b = part.partition("-")
+        out.extend(range(int(a), int(b or a) + 1))
+    return out
+
+
+@dataclass
+class Shard:
+    id: str
+    proteins: list[Protein] = field(default_factory=list)
+
+    @property
+    def residues(self) -> int:
+        return sum(p.length for p in self.proteins)
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self.proteins]
+
+
+def assign_shards(proteins: list[Protein], shard_residues: int) -> list[Shard]:
+    """Group sequences, in file order, into shards of at most ``shard_residues`` residues each (a
+    longer sequence gets a shard of its own). Appending sequences to the FASTA only touches the
+    last shard, so finished shards keep their outputs."""
+    shards: list[Shard] = []
+    current = Shard("shard0001")
+    for p in proteins:
+        if current.proteins and current.residues + p.length > shard_residues:
+            shards.append(current)
+            current = Shard(f"shard{len(shards) + 1:04d}")
+        current.proteins.append(p)
+    if current.proteins:
+        shards.append(current)
+    return shards
+
+
+def sites_for(protein: Protein, strategy: str, wanted: list[int] | None = None) -> list[int]:
+    """Positions to score: the listed ones (mutation lists) or every position."""
+    return sorted(set(wanted)) if wanted else list(range(1, protein.length + 1))
+
+
+def mask_plan(
+    shards: list[Shard], strategy: str, max_residues: int, positions: dict[str, list[int]] | None = None
+) -> pd.DataFrame:
+    rows = []
+    for shard in shards:
+        for p in shard.proteins:
+            sites = sites_for(p, strategy, (positions or {}).get(p.id))
+            rows.append(
+                {
+                    "name": p.name,
+                    "id": p.id,
+                    "shard": shard.id,
+                    "length": p.length,
+                    "strategy": strategy,
+                    "positions": format_ranges(sites),
+                    "masked_inputs": len(sites) if strategy == "masked-marginals" else 0,
+                    "window": min(p.length, max_residues),
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,212 @@
+"""The local backend: ESM-1v masked and wild-type marginals with fair-esm, on CPU or GPU.
+
+Usable from a notebook::
+
+    from esm1v_scan.models import load_model
+    from esm1v_scan.scoring import LocalScorer
+    scorer = LocalScorer(load_model("esm1v_t33_650M_UR90S_1"))    # load once
+    df = scorer.score("MKTAYIAKQR...", strategy="masked-marginals")  # pandas DataFrame
+
+``masked-marginals``: one forward pass per scored position with that position replaced by
+``<mask>``; the 20 amino-acid log-probabilities are read at the mask. Masked copies of one
+sequence have equal length, so they are stacked into batches without padding.
+``wt-marginals``: one pass over the unmasked sequence, read at every position.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .fasta import AMINO_ACIDS
+from .models import LoadedModel
+from .planning import window_bounds
+from .tables import score_table
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("masked-marginals", "wt-marginals")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for, but torch sees no CUDA GPU")
+    return torch.device(device)
+
+
+class Progress:
+    """Logs 'positions done of total, rate, ETA' at most every ``every`` seconds."""
+
+    def __init__(self, total: int, label: str, every: float = 10.0):
+        self.total, self.label, self.every = total, label, every
+        self.done = 0
+        self.start = self.last = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if now - self.last >= self.every or self.done >= self.total:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            log.info(
+                "%s: %d/%d positions, %.1f positions/s, ETA %.0f s",
+                self.label, self.done, self.total, rate, eta,
+            )
+
+
+class LocalScorer:
+    """Scores sequences with one loaded fair-esm model (load it once, score many)."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        device: str = "auto",
+        batch_size: int | str = "auto",
+        precision: str = "fp32",
+        max_residues: int | None = None,
+    ):
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.loaded = loaded
+        self.name = loaded.name
+        self.device = resolve_device(device)
+        self.precision = precision
+        self.model = loaded.model.eval().to(self.device)
+        self.alphabet = loaded.alphabet
+        self.max_residues = max_residues or loaded.max_residues
+        self.batch_size = batch_size
+        self.aa_idx = torch.tensor([self.alphabet.get_idx(a) for a in AMINO_ACIDS])
+        self.forward_passes = 0  # sequences run through the model (for tests and benchmarks)
+        #: what the score cache keys on: model file, and the precision that changes the numbers
+        self.identity = f"fair-esm:{loaded.identity}:{precision}"
+
+    # -- tokens -------------------------------------------------------------------------------
+    def tokens(self, sequence: str) -> torch.Tensor:
+        a = self.alphabet
+        return torch.tensor([a.cls_idx] + [a.get_idx(c) for c in sequence] + [a.eos_idx])
+
+    def _batch_size_for(self, length: int) -> int:
+        if self.batch_size != "auto":
+            return max(1, int(self.batch_size))
+        tokens = length + 2
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            args = self.model.args
+            # activations per token held at once in one layer: ~ (4 x ffn + heads x tokens) x 2 B
+            per_token = (4 * args.ffn_embed_dim + 4 * args.attention_heads * tokens) * 4
+            return int(max(1, min(512, 0.5 * free // (per_token * tokens))))
+        # CPU: batching does not help much (shared/reference/cpu-performance-notes.md); keep
+        # batches around 1k tokens so activations stay in cache.
+        return max(1, 1024 // tokens)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.precision == "bf16" else torch.float16
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    @torch.inference_mode()
+    def _log_probs(self, tokens: torch.Tensor, read_at: torch.Tensor) -> torch.Tensor:
+        """Run a (B, T) batch; return log-softmax over the vocabulary at read_at[b] -> (B, V)."""
+        tokens = tokens.to(self.device)
+        with self._autocast():
+            logits = self.model(tokens)["logits"]
+        self.forward_passes += tokens.shape[0]
+        rows = torch.arange(tokens.shape[0], device=self.device)
+        picked = logits[rows, read_at.to(self.device)].float()
+        return torch.log_softmax(picked, dim=-1).cpu()
+
+    # -- strategies ---------------------------------------------------------------------------
+    def masked_marginals(
+        self, sequence: str, positions: Sequence[int] | None = None, progress: Progress | None = None
+    ) -> np.ndarray:
+        """Log-probabilities over the whole vocabulary at each masked position: (n, V).
+
+        positions are 1-based; default all. Sequences longer than the context are scored on a
+        window of ``max_residues`` centred on each site (clamped at the ends).
+        """
+        L = len(sequence)
+        positions = list(range(1, L + 1)) if positions is None else [int(p) for p in positions]
+        full = self.tokens(sequence)
+        out = np.empty((len(positions), len(self.alphabet.all_toks)), dtype=np.float32)
+        # group sites by window so each batch holds equal-length copies
+        groups: dict[tuple[int, int], list[int]] = {}
+        for row, pos in enumerate(positions):
+            groups.setdefault(window_bounds(pos, L, self.max_residues), []).append(row)
+        for (start, end), rows in groups.items():
+            # window residues start..end-1 (0-based) -> tokens start+1..end, with BOS/EOS
+            base = torch.cat([full[:1], full[start + 1 : end + 1], full[-1:]])
+            bs = self._batch_size_for(end - start)
+            for i in range(0, len(rows), bs):
+                chunk = rows[i : i + bs]
+                at = torch.tensor([positions[r] - start for r in chunk])  # token index in window
+                batch = base.repeat(len(chunk), 1)
+                batch[torch.arange(len(chunk)), at] = self.alphabet.mask_idx
+                out[chunk] = self._log_probs(batch, at).numpy()
+                if progress:
+                    progress.update(len(chunk))
+        return out
+
+    def wt_marginals(self, sequence: str, progress: Progress | None = None) -> np.ndarray:
+        """Log-probabilities over the vocabulary at every position from one unmasked pass: (L, V)."""
+        L = len(sequence)
+        if L > self.max_residues:
+            raise ValueError(
+                f"wt-marginals on {L} residues needs long-protein windows (max {self.max_residues})"
+            )
+        toks = self.tokens(sequence)[None]
+        at = torch.arange(1, L + 1)
+        with torch.inference_mode(), self._autocast():
+            logits = self.model(toks.to(self.device))["logits"][0, 1 : L + 1].float()
+        self.forward_passes += 1
+        if progress:
+            progress.update(L)
+        return torch.log_softmax(logits, dim=-1).cpu().numpy()
+
+    def score(
+        self,
+        sequence: str,
+        strategy: str = "masked-marginals",
+        positions: Sequence[int] | None = None,
+        progress: Progress | None = None,
+    ) -> pd.DataFrame:
+        """The per-model score table (see :mod:`esm1v_scan.tables`) for one sequence."""
+        if strategy == "masked-marginals":
+            positions = list(range(1, len(sequence) + 1)) if positions is None else list(positions)
+            lp = self.masked_marginals(sequence, positions, progress)
+        elif strategy == "wt-marginals":
+            lp_all = self.wt_marginals(sequence, progress)
+            positions = list(range(1, len(sequence) + 1)) if positions is None else list(positions)
+            lp = lp_all[np.asarray(positions) - 1]
+        else:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+        wt_tok = [self.alphabet.get_idx(sequence[p - 1]) for p in positions]
+        lp_wt = lp[np.arange(len(positions)), wt_tok]
+        return score_table(sequence, positions, lp[:, self.aa_idx.numpy()], lp_wt)
+
+
+@torch.inference_mode()
+def reference_masked_marginals(loaded: LoadedModel, sequence: str) -> np.ndarray:
+    """The plain loop, as fair-esm's ``examples/variant-prediction/predict.py`` does it: one masked
+    copy per forward pass, fp32, batch 1. Returns (L, 20) log-probabilities (AMINO_ACIDS order).
+    Used by the parity test and the benchmark as the reference."""
+    model, alphabet = loaded.model.eval(), loaded.alphabet
+    _, _, batch_tokens = alphabet.get_batch_converter()([("seq", sequence)])
+    aa = [alphabet.get_idx(a) for a in AMINO_ACIDS]
+    out = []
+    for i in range(1, len(sequence) + 1):
+        masked = batch_tokens.clone()
+        masked[0, i] = alphabet.mask_idx
+        token_probs = torch.log_softmax(model(masked)["logits"], dim=-1)
+        out.append(token_probs[0, i, aa].numpy())
+    return np.stack(out)

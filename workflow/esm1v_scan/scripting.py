@@ -1,0 +1,29 @@
+"""Glue for the rule scripts: log to the rule's log file, and turn bad input into one clear line
+(and a non-zero exit, so Snakemake removes the job's outputs) instead of a traceback."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextlib import contextmanager
+
+from .errors import InputError
+
+
+@contextmanager
+def rule_script(snakemake):
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    stream = open(log_path, "w") if log_path else sys.stderr
+    sys.stderr = stream
+    logging.basicConfig(
+        stream=stream, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True
+    )
+    try:
+        yield logging.getLogger(f"esm1v_scan.{snakemake.rule}")
+    except InputError as err:
+        print(f"esm1v-scan: {err}", file=stream, flush=True)
+        if stream is not sys.__stderr__:
+            print(f"esm1v-scan: {err}", file=sys.__stderr__, flush=True)
+        sys.exit(1)
+    finally:
+        stream.flush()

@@ -1,0 +1,76 @@
+"""The per-model score table every backend produces (``results/{name}/scores/{model}.tsv``).
+
+One row per (position, amino acid), 20 rows per scored position, amino acids in alphabetical
+one-letter order:
+
+=========  ==================================================================================
+position   1-based residue number in the sequence
+wt         wild-type residue
+mt         substituted residue (one of the 20; the row with mt == wt is kept, score 0)
+log_prob   natural log of p(mt) at that position, softmax over the model's whole vocabulary
+prob       exp(log_prob): what BioLM's API returns as ``score``
+score      log p(mt) - log p(wt): negative = less likely than the wild type
+=========  ==================================================================================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .fasta import AMINO_ACIDS
+
+COLUMNS = ["position", "wt", "mt", "log_prob", "prob", "score"]
+FLOAT_FORMAT = "%.7g"
+
+
+def score_table(sequence: str, positions, log_p20, log_p_wt=None) -> pd.DataFrame:
+    """Build the table from log-probabilities.
+
+    positions: 1-based positions, shape (n,); log_p20: (n, 20) natural-log probabilities of the
+    20 amino acids (AMINO_ACIDS order); log_p_wt: (n,) log p of the wild-type token, needed only
+    where the wild type is not one of the 20 (X, B, Z, U, O); taken from log_p20 otherwise.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    log_p20 = np.asarray(log_p20, dtype=np.float64)
+    n = len(positions)
+    if log_p20.shape != (n, 20):
+        raise ValueError(f"expected log-probabilities of shape ({n}, 20), got {log_p20.shape}")
+    wt = np.array([sequence[p - 1] for p in positions], dtype=object)
+    aa_index = {a: i for i, a in enumerate(AMINO_ACIDS)}
+    wt_lp = np.full(n, np.nan)
+    for row, w in enumerate(wt):
+        if w in aa_index:
+            wt_lp[row] = log_p20[row, aa_index[w]]
+        elif log_p_wt is not None:
+            wt_lp[row] = float(np.asarray(log_p_wt)[row])
+    mt = np.tile(np.array(list(AMINO_ACIDS), dtype=object), n)
+    lp = log_p20.reshape(-1)
+    score = lp - np.repeat(wt_lp, 20)
+    wt_rep = np.repeat(wt, 20)
+    score[mt == wt_rep] = 0.0
+    return pd.DataFrame(
+        {
+            "position": np.repeat(positions, 20),
+            "wt": wt_rep,
+            "mt": mt,
+            "log_prob": lp,
+            "prob": np.exp(lp),
+            "score": score,
+        }
+    )
+
+
+def write_table(df: pd.DataFrame, path) -> None:
+    """Write a TSV atomically (temp file + rename): a killed job never leaves half a table."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    tmp.replace(path)
+
+
+def read_table(path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])

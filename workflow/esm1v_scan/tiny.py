@@ -1,0 +1,91 @@
+"""Tiny ESM-1v checkpoints with RANDOM weights, in the real ESM-1v (v1, roberta_large) file format.
+
+For tests and offline smoke runs only: their scores are meaningless. The files are what the real
+``esm1v_t33_650M_UR90S_K.pt`` are (a dict with ``args`` as an ``argparse.Namespace`` and ``model``
+with ``encoder.sentence_encoder.*`` / ``encoder.lm_head.*`` keys), just with few layers and a
+narrow width, and they go through the same loader (:func:`esm1v_scan.models.load_model`).
+
+    python -m esm1v_scan.tiny --out resources/tiny_models            # five files, seeds 1..5
+    python -m esm1v_scan.tiny --out DIR --layers 33 --embed-dim 1280  # the real architecture
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from .models import ESM1V_MODELS
+
+
+def tiny_args(layers: int = 2, embed_dim: int = 32, heads: int = 4, ffn_dim: int | None = None):
+    """The ``args`` Namespace of an ESM-1v checkpoint, with the real field names."""
+    return argparse.Namespace(
+        arch="roberta_large",
+        encoder_layers=layers,
+        encoder_embed_dim=embed_dim,
+        encoder_ffn_embed_dim=ffn_dim or 4 * embed_dim,
+        encoder_attention_heads=heads,
+        max_positions=1024,
+        token_dropout=True,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        final_bias=True,
+    )
+
+
+def make_checkpoint(seed: int, **arch) -> dict:
+    """A random-weight model, saved in the layout of the real ESM-1v checkpoints."""
+    import esm
+
+    args = tiny_args(**arch)
+    alphabet = esm.Alphabet.from_architecture("roberta_large")
+    model_args = {k.replace("encoder_", ""): v for k, v in vars(args).items()}
+    torch.manual_seed(seed)
+    model = esm.ProteinBertModel(argparse.Namespace(**model_args), alphabet)
+    with torch.no_grad():  # default init is tiny for the output head; make logits vary visibly
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, 0.5 / p.shape[-1] ** 0.5 * 4)
+    state = {}
+    for key, value in model.state_dict().items():
+        if key.startswith("contact_head."):
+            continue  # ESM-1v checkpoints carry no contact regression
+        prefix = "encoder." if key.startswith("lm_head.") else "encoder.sentence_encoder."
+        state[prefix + key] = value.clone()
+    return {"args": args, "model": state}
+
+
+def write_tiny_models(out_dir, names=ESM1V_MODELS, **arch) -> list[Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for seed, name in enumerate(names, start=1):
+        path = out / f"{name}.pt"
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(make_checkpoint(seed, **arch), tmp)
+        tmp.replace(path)
+        paths.append(path)
+    return paths
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(
+        prog="python -m esm1v_scan.tiny",
+        description="Write tiny RANDOM-weight checkpoints named like the five ESM-1v models "
+        "(for tests and offline smoke runs; their scores mean nothing).",
+    )
+    ap.add_argument("--out", required=True, help="folder to write <model>.pt into")
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--embed-dim", type=int, default=32)
+    ap.add_argument("--heads", type=int, default=4)
+    ap.add_argument("--models", nargs="+", default=list(ESM1V_MODELS))
+    a = ap.parse_args(argv)
+    for p in write_tiny_models(a.out, a.models, layers=a.layers, embed_dim=a.embed_dim, heads=a.heads):
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+# One scoring job per (model, shard): it loads the model once and scores every sequence of the
+# shard. Rules are made per shard because a job writes one table per sequence of its shard.
+
+
+for shard in SHARDS:
+
+    rule:
+        name:
+            f"score_{shard.id}"
+        input:
+            sequences="results/sequences.tsv",
+            plan="results/mask_plan.tsv",
+            checkpoint=checkpoint_input,
+        output:
+            per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
+        log:
+            f"logs/score/{{model}}/{shard.id}.log",
+        benchmark:
+            f"benchmarks/score/{{model}}/{shard.id}.tsv"
+        params:
+            shard=shard.id,
+            names=shard.names,
+            backend=config["backend"],
+            strategy=config["strategy"],
+            model_dir=config["model_dir"],
+            offline=config["offline"],
+            device=config["device"],
+            precision=config["precision"],
+            batch_size=config["batch_size"],
+            max_residues=config["max_residues"],
+            cache_dir=config["cache_dir"],
+        threads: config["threads"]
+        resources:
+            **scoring_resources(),
+            runtime=scoring_runtime(shard),
+        conda:
+            "../../envs/scoring.yaml"
+        script:
+            "../scripts/score.py"

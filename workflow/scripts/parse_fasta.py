@@ -1,0 +1,9 @@
+"""rule parse_fasta: validate the FASTA and write results/sequences.tsv."""
+from esm1v_scan.fasta import read_fasta, sequences_table
+from esm1v_scan.scripting import rule_script
+from esm1v_scan.tables import write_table
+
+with rule_script(snakemake) as log:
+    proteins = read_fasta(snakemake.input[0], max_length=snakemake.params.max_residues)
+    write_table(sequences_table(proteins), snakemake.output[0])
+    log.info("%d sequences, %d residues", len(proteins), sum(p.length for p in proteins))

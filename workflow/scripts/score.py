@@ -1,0 +1,37 @@
+"""rule score_<shard>: score one shard of sequences with one model (loaded once)."""
+import pandas as pd
+import torch
+
+from esm1v_scan.cache import ScoreCache
+from esm1v_scan.fasta import read_sequences_table
+from esm1v_scan.planning import parse_ranges
+from esm1v_scan.runner import run_scoring_job
+from esm1v_scan.scripting import rule_script
+
+with rule_script(snakemake) as log:
+    p = snakemake.params
+    model = snakemake.wildcards.model
+    names = list(p.names)
+    by_name = {x.name: x for x in read_sequences_table(snakemake.input.sequences)}
+    plan = pd.read_csv(snakemake.input.plan, sep="\t", dtype={"positions": str}).set_index("name")
+    positions = {n: parse_ranges(plan.loc[n, "positions"]) for n in names}
+    if p.backend == "local":
+        from esm1v_scan.models import load_model
+        from esm1v_scan.scoring import LocalScorer
+
+        torch.set_num_threads(snakemake.threads)
+        loaded = load_model(model, p.model_dir, p.offline)
+        backend = LocalScorer(loaded, p.device, p.batch_size, p.precision, p.max_residues)
+        log.info("model %s from %s on %s (%s, %d threads)", model, loaded.source, backend.device,
+                 p.precision, snakemake.threads)
+    else:
+        raise NotImplementedError(f"backend {p.backend!r}")
+    run_scoring_job(
+        backend,
+        [by_name[n] for n in names],
+        positions,
+        p.strategy,
+        dict(zip(names, snakemake.output)),
+        ScoreCache(p.cache_dir or None),
+        p.max_residues,
+    )
