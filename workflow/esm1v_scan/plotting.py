@@ -42,8 +42,7 @@ def plot_heatmap(df: pd.DataFrame, title: str, outputs, value: str = "score_mean
     finite = mat[np.isfinite(mat)]
     lim = max(float(np.nanpercentile(np.abs(finite), 99)) if finite.size else 1.0, 1e-6)
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
-    cmap = plt.get_cmap("RdBu").copy()
-    cmap.set_bad("#d9d9d9")
+    cmap = plt.get_cmap("RdBu").with_extremes(bad="#d9d9d9")
 
     with plt.rc_context({"svg.hashsalt": "esm1v-scan", "svg.fonttype": "path", "font.size": 8}):
         fig_w = 2.0 + 0.13 * width

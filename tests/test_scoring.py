@@ -1,0 +1,135 @@
+import argparse
+
+import numpy as np
+import pytest
+import torch
+
+from esm1v_scan.errors import InputError
+from esm1v_scan.fasta import AMINO_ACIDS
+from esm1v_scan.models import ESM1V_MODELS, load_model, resolve_checkpoint
+from esm1v_scan.scoring import LocalScorer, reference_masked_marginals
+from esm1v_scan.tiny import make_checkpoint
+
+SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+
+
+def test_tiny_checkpoint_has_the_real_esm1v_layout(tiny_dir):
+    ckpt = torch.load(tiny_dir / f"{ESM1V_MODELS[0]}.pt", weights_only=False)
+    assert isinstance(ckpt["args"], argparse.Namespace)
+    assert ckpt["args"].arch == "roberta_large"
+    keys = set(ckpt["model"])
+    assert "encoder.sentence_encoder.embed_tokens.weight" in keys
+    assert "encoder.sentence_encoder.layers.0.self_attn.k_proj.weight" in keys
+    assert {"encoder.lm_head.weight", "encoder.lm_head.bias", "encoder.lm_head.dense.weight"} <= keys
+    assert all(k.startswith(("encoder.sentence_encoder.", "encoder.lm_head.")) for k in keys)
+
+
+def test_plain_torch_load_hits_the_weights_only_pitfall_and_our_loader_does_not(tiny_dir):
+    import esm
+
+    path = tiny_dir / f"{ESM1V_MODELS[0]}.pt"
+    with pytest.raises(Exception, match="Namespace"):
+        esm.pretrained.load_model_and_alphabet_local(str(path))  # torch >= 2.6 default
+    loaded = load_model(ESM1V_MODELS[0], tiny_dir, offline=True)
+    assert loaded.source == str(path)
+    assert loaded.identity.startswith("sha256:") and len(loaded.identity) == 7 + 64
+    assert not loaded.model.training
+
+
+def test_the_five_tiny_models_differ(tiny_dir):
+    a = load_model(ESM1V_MODELS[0], tiny_dir, offline=True).model.state_dict()
+    b = load_model(ESM1V_MODELS[1], tiny_dir, offline=True).model.state_dict()
+    assert not torch.equal(a["layers.0.fc1.weight"], b["layers.0.fc1.weight"])
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 32, "auto"])
+def test_batched_scorer_equals_one_mask_per_pass_loop(tiny_model, batch_size):
+    """Parity: stacked masked copies give what fair-esm's predict.py loop gives, to 1e-5."""
+    ref = reference_masked_marginals(tiny_model, SEQ)
+    df = LocalScorer(tiny_model, device="cpu", batch_size=batch_size).score(SEQ)
+    got = df["log_prob"].to_numpy().reshape(len(SEQ), 20)
+    assert got.shape == ref.shape == (76, 20)
+    np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
+    assert np.ptp(ref) > 1.0  # the model is not flat: the comparison means something
+
+
+def test_score_table_contract(tiny_model):
+    df = LocalScorer(tiny_model, device="cpu").score(SEQ)
+    assert list(df.columns) == ["position", "wt", "mt", "log_prob", "prob", "score"]
+    assert len(df) == 20 * len(SEQ)
+    assert df["position"].tolist()[:21] == [1] * 20 + [2]
+    assert "".join(df["mt"][:20]) == AMINO_ACIDS
+    assert (df.groupby("position")["wt"].first().str.cat()) == SEQ
+    np.testing.assert_allclose(df["prob"], np.exp(df["log_prob"]), rtol=1e-12)
+    wt_rows = df[df.wt == df.mt]
+    assert (wt_rows["score"] == 0).all()
+    # score = log p(mt) - log p(wt) at the same position
+    pos5 = df[df.position == 5].set_index("mt")
+    wt = SEQ[4]
+    np.testing.assert_allclose(pos5["score"], pos5["log_prob"] - pos5.loc[wt, "log_prob"], atol=1e-12)
+    # probabilities are over the whole vocabulary: the 20 sum to at most 1
+    sums = df.groupby("position")["prob"].sum()
+    assert (sums < 1).all() and (sums > 0).all()  # not renormalised over the 20
+
+
+def test_subset_of_positions_equals_the_full_scan(tiny_model):
+    scorer = LocalScorer(tiny_model, device="cpu")
+    full = scorer.score(SEQ).set_index(["position", "mt"])
+    part = scorer.score(SEQ, positions=[3, 40, 76]).set_index(["position", "mt"])
+    assert sorted(part.index.get_level_values(0).unique()) == [3, 40, 76]
+    np.testing.assert_allclose(part["log_prob"], full.loc[part.index, "log_prob"], atol=1e-6)
+
+
+def test_wt_marginals_is_one_pass(tiny_model):
+    scorer = LocalScorer(tiny_model, device="cpu")
+    df = scorer.score(SEQ, strategy="wt-marginals")
+    assert scorer.forward_passes == 1
+    assert len(df) == 20 * len(SEQ)
+    # by hand: one unmasked pass, log-softmax at each residue token
+    toks = scorer.tokens(SEQ)[None]
+    with torch.no_grad():
+        lp = torch.log_softmax(tiny_model.model(toks)["logits"][0], -1)
+    aa = [tiny_model.alphabet.get_idx(a) for a in AMINO_ACIDS]
+    np.testing.assert_allclose(df["log_prob"].to_numpy().reshape(-1, 20), lp[1:-1, aa].numpy(), atol=1e-5)
+    # and it differs from masked marginals
+    masked = scorer.score(SEQ)
+    assert not np.allclose(masked["log_prob"], df["log_prob"], atol=1e-3)
+
+
+def test_masked_scan_forward_passes_count(tiny_model):
+    scorer = LocalScorer(tiny_model, device="cpu", batch_size=10)
+    scorer.score(SEQ)
+    assert scorer.forward_passes == len(SEQ)  # one masked copy per position, no more
+
+
+def test_nonstandard_wild_type_residue(tiny_model):
+    seq = "MKXVL"
+    df = LocalScorer(tiny_model, device="cpu").score(seq)
+    x = df[df.position == 3]
+    assert (x["wt"] == "X").all()
+    assert np.isfinite(x["score"]).all()  # log p(X) comes from the vocabulary
+
+
+def test_unknown_model_name(tiny_dir):
+    with pytest.raises(InputError, match="unknown model 'esm1v_t33_650M_UR90S_6'"):
+        load_model("esm1v_t33_650M_UR90S_6", tiny_dir, offline=True)
+
+
+def test_missing_checkpoint_while_offline(tmp_path):
+    with pytest.raises(InputError, match=r"no checkpoint at .*esm1v_t33_650M_UR90S_2\.pt and offline mode is on"):
+        resolve_checkpoint("esm1v_t33_650M_UR90S_2", tmp_path, offline=True)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage"])
+def test_corrupt_checkpoint_names_the_file(tiny_dir, tmp_path, damage):
+    good = (tiny_dir / f"{ESM1V_MODELS[0]}.pt").read_bytes()
+    bad = tmp_path / f"{ESM1V_MODELS[0]}.pt"
+    bad.write_bytes(good[: len(good) // 2] if damage == "truncate" else b"not a checkpoint" * 100)
+    with pytest.raises(InputError) as err:
+        load_model(ESM1V_MODELS[0], tmp_path, offline=True)
+    assert str(bad) in str(err.value) and "corrupt, truncated" in str(err.value)
+
+
+def test_make_checkpoint_is_deterministic():
+    a, b = make_checkpoint(3), make_checkpoint(3)
+    assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])

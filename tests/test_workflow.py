@@ -1,0 +1,118 @@
+"""The real workflow, end to end on the tiny checkpoints, in a temporary folder."""
+
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import MODELS, REPO, run_workflow, write_fasta
+from esm1v_scan.models import load_model
+from esm1v_scan.scoring import LocalScorer
+
+pytestmark = pytest.mark.slow
+
+
+def test_end_to_end_outputs(tmp_path, base_config, tiny_dir):
+    wd = tmp_path / "run"
+    run_workflow(wd, base_config)
+    seqs = pd.read_csv(wd / "results/sequences.tsv", sep="\t")
+    assert seqs["id"].tolist() == ["sp|P0CG48|UBC_HUMAN", "tiny_2"]
+    assert seqs["name"].tolist() == ["sp_P0CG48_UBC_HUMAN", "tiny_2"]
+    assert seqs["length"].tolist() == [76, 22]
+    plan = pd.read_csv(wd / "results/mask_plan.tsv", sep="\t")
+    assert plan["masked_inputs"].tolist() == [76, 22] and plan["positions"].tolist() == ["1-76", "1-22"]
+
+    seq = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+    per_model = {}
+    for m in MODELS:
+        df = pd.read_csv(wd / f"results/sp_P0CG48_UBC_HUMAN/scores/{m}.tsv", sep="\t")
+        assert list(df.columns) == ["position", "wt", "mt", "log_prob", "prob", "score"]
+        assert len(df) == 76 * 20
+        per_model[m] = df
+    # the file equals what the notebook API computes with the same checkpoint
+    direct = LocalScorer(load_model(MODELS[2], tiny_dir, offline=True), device="cpu").score(seq)
+    np.testing.assert_allclose(per_model[MODELS[2]]["log_prob"], direct["log_prob"], atol=1e-5)
+    # models differ, the ensemble is their mean
+    assert not np.allclose(per_model[MODELS[0]]["score"], per_model[MODELS[1]]["score"])
+    ens = pd.read_csv(wd / "results/sp_P0CG48_UBC_HUMAN/ensemble.tsv", sep="\t")
+    assert len(ens) == 76 * 20
+    mean = np.mean([per_model[m]["score"] for m in MODELS], axis=0)
+    np.testing.assert_allclose(ens["score_mean"], mean, atol=1e-5)
+    np.testing.assert_allclose(ens["prob_mean"], np.mean([per_model[m]["prob"] for m in MODELS], axis=0), rtol=1e-5)
+    for m in MODELS:
+        np.testing.assert_allclose(ens[f"score_{m}"], per_model[m]["score"], atol=1e-6)
+    for name in ["sp_P0CG48_UBC_HUMAN", "tiny_2"]:
+        assert (wd / f"results/{name}/heatmap.png").read_bytes()[:4] == b"\x89PNG"
+        assert "<svg" in (wd / f"results/{name}/heatmap.svg").read_text()
+    # every rule logged
+    assert (wd / "logs/parse_fasta.log").exists()
+    assert "model esm1v_t33_650M_UR90S_1 from" in (wd / f"logs/score/{MODELS[0]}/shard0001.log").read_text()
+
+    # a rerun does nothing
+    again = run_workflow(wd, base_config)
+    assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_dry_run_lists_one_scoring_job_per_model(tmp_path, base_config):
+    proc = run_workflow(tmp_path / "dry", base_config, "-n")
+    out = proc.stdout + proc.stderr
+    assert "score_shard0001        5" in out or "score_shard0001              5" in out or \
+        any(line.split()[:2] == ["score_shard0001", "5"] for line in out.splitlines())
+    assert not (tmp_path / "dry/results").exists()
+
+
+def test_lint_is_clean():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--cores", "1"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    "fasta, config_extra, message",
+    [
+        (">a\nMKV\n>a\nMKL\n", {}, "record 'a': duplicate id"),
+        (">a\nMKVJL\n", {}, "a character 'J' at position 4"),
+        (">dna\nATGCGTACGTTAGC\n", {}, "this looks like DNA/RNA"),
+        ("", {}, "the file is empty"),
+        (">a\nMKV\n", {"models": ["esm1v_t33_650M_UR90S_9"]}, "esm1v_t33_650M_UR90S_9"),
+        (">a\nMKV\n", {"stratgey": "wt-marginals"}, "stratgey"),
+        (">a\nMKV\n", {"strategy": "pll"}, "'pll' is not one of"),
+        (">a\nMKV\n", {"model_dir": "/nonexistent"}, "no checkpoint at /nonexistent/esm1v_t33_650M_UR90S_1.pt and offline mode is on"),
+    ],
+)
+def test_bad_input_stops_before_any_job(tmp_path, base_config, fasta, config_extra, message):
+    wd = tmp_path / "bad"
+    config = {**base_config, "sequences": str(write_fasta(tmp_path / "bad.fasta", fasta)), **config_extra}
+    proc = run_workflow(wd, config, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert message in out, out[-3000:]
+    assert "Traceback" not in out
+    assert not (wd / "results").exists()  # no partial output
+
+
+def test_scoring_failure_leaves_no_partial_output_and_keeps_the_cache(tmp_path, base_config, tiny_dir):
+    """Model 3's checkpoint is corrupt: its job fails with a clear line, the other models' tables
+    and the cache survive, and after the fix only model 3 is scored."""
+    models = tmp_path / "models"
+    shutil.copytree(tiny_dir, models)
+    good = (models / f"{MODELS[2]}.pt").read_bytes()
+    (models / f"{MODELS[2]}.pt").write_bytes(good[:1000])
+    config = {**base_config, "model_dir": str(models)}
+    wd = tmp_path / "run"
+    proc = run_workflow(wd, config, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"cannot read checkpoint {models}/{MODELS[2]}.pt" in out
+    assert not (wd / f"results/tiny_2/scores/{MODELS[2]}.tsv").exists()
+    assert (wd / f"results/tiny_2/scores/{MODELS[0]}.tsv").exists()  # --keep-going in the profile
+    (models / f"{MODELS[2]}.pt").write_bytes(good)
+    proc = run_workflow(wd, config)
+    assert "score_shard0001" in proc.stdout + proc.stderr
+    log = (wd / f"logs/score/{MODELS[0]}/shard0001.log")
+    assert "from cache" not in log.read_text()  # model 1 was not rerun: its log is the first run's
+    assert (wd / "results/tiny_2/heatmap.png").exists()
