@@ -32,6 +32,17 @@ def score_matrix(df: pd.DataFrame, value: str) -> tuple[np.ndarray, list[int], s
     return pivot.to_numpy(float), positions, "".join(wt)
 
 
+def colour_limits(mat: np.ndarray) -> dict:
+    """Limits of the diverging scale, centred on 0: each side reaches the 99th percentile of the
+    scores on that side, and at least a tenth of the other side (so a scan with few positive
+    scores still shows them as blue without exaggerating them)."""
+    finite = mat[np.isfinite(mat)]
+    neg = float(np.percentile(-finite[finite < 0], 99)) if (finite < 0).any() else 0.0
+    pos = float(np.percentile(finite[finite > 0], 99)) if (finite > 0).any() else 0.0
+    big = max(neg, pos, 1e-6)
+    return {"vmin": -max(neg, big / 10), "vmax": max(pos, big / 10)}
+
+
 def plot_heatmap(df: pd.DataFrame, title: str, outputs, value: str = "score_mean",
                  row_width: int = 80, label: str = "ensemble log-ratio  log p(mt) - log p(wt)"):
     """Draw one heatmap and save it to each path in ``outputs`` (format from the suffix)."""
@@ -39,9 +50,7 @@ def plot_heatmap(df: pd.DataFrame, title: str, outputs, value: str = "score_mean
     n = len(positions)
     n_rows = max(1, math.ceil(n / row_width))
     width = min(n, row_width)
-    finite = mat[np.isfinite(mat)]
-    lim = max(float(np.nanpercentile(np.abs(finite), 99)) if finite.size else 1.0, 1e-6)
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
+    norm = TwoSlopeNorm(vcenter=0.0, **colour_limits(mat))
     cmap = plt.get_cmap("RdBu").with_extremes(bad="#d9d9d9")
 
     with plt.rc_context({"svg.hashsalt": "esm1v-scan", "svg.fonttype": "path", "font.size": 8}):
