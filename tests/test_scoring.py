@@ -133,3 +133,18 @@ def test_corrupt_checkpoint_names_the_file(tiny_dir, tmp_path, damage):
 def test_make_checkpoint_is_deterministic():
     a, b = make_checkpoint(3), make_checkpoint(3)
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+
+
+def test_failed_download_is_one_clear_line(monkeypatch, tmp_path):
+    """Without model_dir weights and not offline, fair-esm downloads by name; a failure (no network)
+    says what to do instead of a traceback."""
+    import urllib.error
+
+    def no_network(url, *args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    with pytest.raises(InputError) as err:
+        load_model(ESM1V_MODELS[0], tmp_path, offline=False)
+    msg = str(err.value)
+    assert "fair-esm could not download it" in msg and "esm1v_t33_650M_UR90S_1.pt" in msg

@@ -12,9 +12,7 @@ import argparse
 import hashlib
 import json
 import os
-import pickle
 import warnings
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,17 +112,16 @@ def load_model(name: str, model_dir=None, offline: bool = False) -> LoadedModel:
                 model, alphabet = esm.pretrained.load_model_and_alphabet_local(str(path))
             else:
                 model, alphabet = esm.pretrained.load_model_and_alphabet_hub(name)
-    except (pickle.UnpicklingError, EOFError, zipfile.BadZipFile, RuntimeError, KeyError) as err:
-        if path is None:
-            raise
+    except Exception as err:  # noqa: BLE001 - every failure here is about the file or the download
+        first_line = (str(err).splitlines() or [""])[0][:200]
+        if path is not None:
+            raise InputError(
+                f"model '{name}': cannot read checkpoint {path}: it is corrupt, truncated or not an "
+                f"ESM-1v checkpoint ({type(err).__name__}: {first_line})"
+            ) from err
         raise InputError(
-            f"model '{name}': cannot read checkpoint {path}: it is corrupt, truncated or not an "
-            f"ESM-1v checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]})"
-        ) from err
-    except OSError as err:  # download failed (no network)
-        raise InputError(
-            f"model '{name}': download by fair-esm failed ({err}); without network put the "
-            f"checkpoint in model_dir as {name}.pt"
+            f"model '{name}': fair-esm could not download it ({type(err).__name__}: {first_line}); "
+            f"without network, put the checkpoint in model_dir as {name}.pt and set offline: true"
         ) from err
     model.eval()
     if path is not None:
