@@ -18,14 +18,14 @@ rule variants:
         ),
     log:
         "logs/variants/{name}.log",
-    params:
-        spec=variant_spec,
-        models=MODELS,
     wildcard_constraints:
         name=one_of(list(VARIANT_LISTS)),
     localrule: True
     conda:
         "../../envs/base.yaml"
+    params:
+        spec=variant_spec,
+        models=MODELS,
     script:
         "../scripts/variants.py"
 
@@ -52,13 +52,13 @@ rule evaluate:
         svg="results/{name}/scatter.svg",
     log:
         "logs/evaluate/{name}.log",
-    params:
-        experimental_column=experimental_column,
-        models=MODELS,
     wildcard_constraints:
         name=one_of(EVALUATED),
     localrule: True
     conda:
         "../../envs/base.yaml"
+    params:
+        experimental_column=experimental_column,
+        models=MODELS,
     script:
         "../scripts/evaluate.py"
