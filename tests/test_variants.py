@@ -262,3 +262,12 @@ def test_blat_ecolx_real_esm1v_scores_give_the_published_spearman():
     for m in models:
         assert rho[m] == pytest.approx(spearmanr(raw[m], raw["2500"]).statistic, abs=1e-12)
     assert rho["ensemble"] == pytest.approx(spearmanr(raw[models].mean(axis=1), raw["2500"]).statistic, abs=1e-12)
+
+
+def test_excel_bom_and_explicit_separator(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_text("\ufeffmutant,DMS_score\nI3V,1\n", encoding="utf-8")
+    assert _read(bom).positions == [3]
+    semi = _write(tmp_path, "mutant;DMS_score\nI3V;1.5\n", name="semi.txt")
+    vl = _read(semi, separator=";")
+    assert vl.positions == [3] and list(vl.table.columns) == ["mutant", "DMS_score"]

@@ -126,7 +126,8 @@ def read_sheet(path: str | Path) -> dict[str, dict]:
     path = Path(path)
     if not path.exists():
         raise InputError("variants sheet not found", str(path))
-    df = pd.read_csv(path, sep=_separator(path, None), dtype=str, keep_default_na=False)
+    df = pd.read_csv(path, sep=_separator(path, None), dtype=str, keep_default_na=False,
+                     encoding="utf-8-sig")
     missing = {"id", "path"} - set(df.columns)
     if missing:
         raise InputError(f"the variants sheet needs columns 'id' and 'path'; found {list(df.columns)}",
@@ -233,7 +234,8 @@ def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
     if not path.exists():
         raise InputError(f"variant file for '{spec.id}' not found", file)
     try:
-        df = pd.read_csv(path, sep=_separator(path, spec.separator), dtype=str, keep_default_na=False)
+        df = pd.read_csv(path, sep=_separator(path, spec.separator), dtype=str,
+                         keep_default_na=False, encoding="utf-8-sig")  # utf-8-sig: Excel's BOM
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read the variant file: {str(err).splitlines()[0]}", file) from None
     if spec.mutant_column not in df.columns:
