@@ -16,6 +16,7 @@ include: "workflow/rules/sequences.smk"
 include: "workflow/rules/scoring.smk"
 include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/plotting.smk"
+include: "workflow/rules/variants.smk"
 
 
 rule all:

@@ -52,7 +52,6 @@ def test_safe_names_are_collision_free_and_order_independent():
         (">a\nMK-V\n", "a gap '-' at position 3"),
         (">a\nMK*V\n", "a stop codon '*' at position 3"),
         (">dna\nATGGCGTACGATCGATCGAT\n", "record 'dna': this looks like DNA/RNA"),
-        (">long\n" + "MKV" * 341 + "\n", "record 'long': the sequence has 1023 residues, more than the 1022"),
     ],
 )
 def test_bad_fasta_gives_one_clear_line(tmp_path, content, message):
@@ -73,3 +72,11 @@ def test_missing_file(tmp_path):
 
 def test_protein_made_of_acgt_letters_but_short_is_allowed(tmp_path):
     assert read_fasta(write_fasta(tmp_path / "a.fasta", ">p\nGATTACA\n"))[0].sequence == "GATTACA"
+
+
+def test_long_proteins_are_accepted_and_a_bound_can_still_be_set(tmp_path):
+    """Proteins longer than the model's 1,022-residue context are scored in windows now."""
+    f = write_fasta(tmp_path / "long.fasta", ">long\n" + "MKV" * 841 + "\n")
+    assert read_fasta(f)[0].length == 2523
+    with pytest.raises(InputError, match="record 'long': the sequence has 2523 residues, more than the 2000 allowed"):
+        read_fasta(f, max_length=2000)

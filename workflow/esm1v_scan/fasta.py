@@ -109,15 +109,19 @@ def validate_residues(seq: str, file: str, record: str, max_length: int | None =
             )
     if max_length is not None and len(seq) > max_length:
         raise InputError(
-            f"the sequence has {len(seq)} residues, more than the {max_length} that fit the model's "
-            "context (1024 tokens); split it or enable long-protein windows",
+            f"the sequence has {len(seq)} residues, more than the {max_length} allowed here",
             file,
             record,
         )
 
 
-def read_fasta(path: str | Path, max_length: int | None = MAX_RESIDUES) -> list[Protein]:
-    """Parse and validate a protein FASTA file; returns the records in file order."""
+def read_fasta(path: str | Path, max_length: int | None = None) -> list[Protein]:
+    """Parse and validate a protein FASTA file; returns the records in file order.
+
+    Any length is accepted by default: proteins longer than the model's context (``MAX_RESIDUES``)
+    are scored in windows (:func:`esm1v_scan.planning.window_bounds`, ``wt_windows``).
+    ``max_length`` sets an upper bound for callers that need one.
+    """
     path = Path(path)
     file = str(path)
     if not path.exists():

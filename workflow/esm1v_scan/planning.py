@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .fasta import Protein
@@ -25,6 +26,53 @@ def window_bounds(site: int, length: int, max_residues: int) -> tuple[int, int]:
     start = (site - 1) - max_residues // 2
     start = min(max(start, 0), length - max_residues)
     return start, start + max_residues
+
+
+def wt_windows(length: int, max_residues: int) -> list[tuple[int, int]]:
+    """0-based half-open windows that wt-marginals runs on a protein longer than the context.
+
+    Windows of ``max_residues`` residues starting every ``max_residues // 2`` residues (so
+    neighbours overlap by at least half a window), the last one clamped to end at the protein's
+    end: for 2,500 residues and 1,022, ``[(0, 1022), (511, 1533), (1022, 2044), (1478, 2500)]``.
+    One window, the whole protein, when it fits.
+    """
+    if length <= max_residues:
+        return [(0, length)]
+    step = max(1, max_residues // 2)
+    windows = []
+    start = 0
+    while True:
+        start = min(start, length - max_residues)
+        windows.append((start, start + max_residues))
+        if start + max_residues >= length:
+            return windows
+        start += step
+
+
+def blend_weights(windows: list[tuple[int, int]], length: int) -> np.ndarray:
+    """(n_windows, length) weights for blending per-window results; each column sums to 1.
+
+    A position's raw weight in a window is 1 + its distance, in residues, to the nearest window
+    edge that cuts context off. An edge at the protein's own end cuts nothing and does not count:
+    the first window's weights grow only towards its right edge, the last window's only towards its
+    left edge. Outside a window the weight is 0. Columns are then divided by their sum. So each
+    position is read mostly from the windows where it sits most centrally (most context on both
+    sides), the blend ramps linearly across an overlap, and a position covered by one window
+    takes that window's value unchanged. Example (2,500 residues, 1,022-residue windows): position
+    601 (index 600) lies in (0, 1022) with raw weight 1 + (1021 - 600) = 422 and in (511, 1533)
+    with 1 + (600 - 511) = 90, so it is 422/512 of the first window and 90/512 of the second.
+    """
+    weights = np.zeros((len(windows), length), dtype=np.float64)
+    for k, (start, end) in enumerate(windows):
+        idx = np.arange(start, end)
+        left = idx - start if start > 0 else np.full(len(idx), np.inf)
+        right = (end - 1) - idx if end < length else np.full(len(idx), np.inf)
+        raw = np.minimum(left, right) + 1.0
+        weights[k, start:end] = np.where(np.isfinite(raw), raw, 1.0)  # whole protein: one window
+    total = weights.sum(axis=0)
+    if np.any(total == 0):
+        raise ValueError("windows do not cover the whole protein")
+    return weights / total
 
 
 def format_ranges(positions) -> str:

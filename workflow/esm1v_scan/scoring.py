@@ -26,7 +26,7 @@ import torch
 
 from .fasta import AMINO_ACIDS
 from .models import LoadedModel
-from .planning import window_bounds
+from .planning import blend_weights, window_bounds, wt_windows
 from .tables import score_table
 
 log = logging.getLogger(__name__)
@@ -158,20 +158,31 @@ class LocalScorer:
         return out
 
     def wt_marginals(self, sequence: str, progress: Progress | None = None) -> np.ndarray:
-        """Log-probabilities over the vocabulary at every position from one unmasked pass: (L, V)."""
+        """Log-probabilities over the vocabulary at every position from unmasked passes: (L, V).
+
+        One pass over the whole sequence when it fits the context. A longer protein is run in
+        overlapping windows of ``max_residues`` (:func:`~esm1v_scan.planning.wt_windows`: a new
+        window every ``max_residues // 2`` residues, the last one clamped to the protein's end), and
+        each position's log-probabilities are the weighted mean of the windows that hold it, with
+        the weights of :func:`~esm1v_scan.planning.blend_weights` (1 + distance to the nearest
+        window edge that cuts context off, normalised per position). The score log p(mt) - log
+        p(wt) is therefore the same weighted mean of the windows' scores.
+        """
         L = len(sequence)
-        if L > self.max_residues:
-            raise ValueError(
-                f"wt-marginals on {L} residues needs long-protein windows (max {self.max_residues})"
-            )
-        toks = self.tokens(sequence)[None]
-        at = torch.arange(1, L + 1)
-        with torch.inference_mode(), self._autocast():
-            logits = self.model(toks.to(self.device))["logits"][0, 1 : L + 1].float()
-        self.forward_passes += 1
+        full = self.tokens(sequence)
+        windows = wt_windows(L, self.max_residues)
+        weights = blend_weights(windows, L)
+        out = np.zeros((L, len(self.alphabet.all_toks)), dtype=np.float64)
+        for k, (start, end) in enumerate(windows):
+            toks = torch.cat([full[:1], full[start + 1 : end + 1], full[-1:]])[None]
+            with torch.inference_mode(), self._autocast():
+                logits = self.model(toks.to(self.device))["logits"][0, 1 : end - start + 1].float()
+            self.forward_passes += 1
+            lp = torch.log_softmax(logits, dim=-1).cpu().numpy().astype(np.float64)
+            out[start:end] += weights[k, start:end, None] * lp
         if progress:
             progress.update(L)
-        return torch.log_softmax(logits, dim=-1).cpu().numpy()
+        return out.astype(np.float32)
 
     def score(
         self,

@@ -1,14 +1,16 @@
 # Shared set-up: config validation, the parsed FASTA, shards, and helpers for the rules.
+import re
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 # the esm1v_scan package lives next to the rules; scripts find it through Snakemake's search path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from esm1v_scan import fasta, models, planning  # noqa: E402
+from esm1v_scan import fasta, models, planning, variants  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
 
@@ -31,10 +33,25 @@ def _check_models():
 
 
 _checked(_check_models)
-PROTEINS = _checked(fasta.read_fasta, config["sequences"], max_length=config["max_residues"])
+PROTEINS = _checked(fasta.read_fasta, config["sequences"])
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
+
+# Mutation lists (config key variants), read and checked now: a bad file stops the run before any
+# job. A sequence with a list is scored only at the sites its variants touch.
+VARIANT_SPECS = _checked(
+    variants.specs_from_config, config.get("variants"), PROTEINS, config["sequences"]
+)
+VARIANT_LISTS = {
+    p.name: _checked(variants.read_variants, VARIANT_SPECS[p.id], p)
+    for p in PROTEINS
+    if p.id in VARIANT_SPECS
+}
+for _vl in VARIANT_LISTS.values():
+    for _warning in _vl.warnings:
+        logger.warning(f"esm1v-scan: {_warning}")
+EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None]
 
 
 wildcard_constraints:
@@ -66,8 +83,42 @@ def per_sequence(pattern, shard, **wildcards):
     return [pattern.format(name=name, **wildcards) for name in shard.names]
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly these names (and nothing when there are none)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def variant_positions():
+    """FASTA id -> the positions to score ('1,5-7'), for sequences with a mutation list."""
+    return {vl.spec.id: planning.format_ranges(vl.positions) for vl in VARIANT_LISTS.values()}
+
+
+def variant_file(wildcards):
+    return VARIANT_LISTS[wildcards.name].spec.path
+
+
+def variant_spec(wildcards):
+    return VARIANT_LISTS[wildcards.name].spec.as_params()
+
+
+def experimental_column(wildcards):
+    return VARIANT_LISTS[wildcards.name].score_column
+
+
 def final_outputs():
-    return expand(
-        ["results/{name}/ensemble.tsv", "results/{name}/heatmap.png", "results/{name}/heatmap.svg"],
-        name=NAMES,
+    return (
+        expand(
+            ["results/{name}/ensemble.tsv", "results/{name}/heatmap.png", "results/{name}/heatmap.svg"],
+            name=NAMES,
+        )
+        + expand("results/{name}/variants.tsv", name=list(VARIANT_LISTS))
+        + expand(
+            [
+                "results/{name}/evaluation.tsv",
+                "results/{name}/evaluation.html",
+                "results/{name}/scatter.png",
+                "results/{name}/scatter.svg",
+            ],
+            name=EVALUATED,
+        )
     )

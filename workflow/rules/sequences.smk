@@ -8,8 +8,6 @@ rule parse_fasta:
         "results/sequences.tsv",
     log:
         "logs/parse_fasta.log",
-    params:
-        max_residues=config["max_residues"],
     localrule: True
     conda:
         "../../envs/base.yaml"
@@ -28,6 +26,7 @@ rule plan_masks:
         strategy=config["strategy"],
         shard_residues=config["shard_residues"],
         max_residues=config["max_residues"],
+        positions=variant_positions(),
     localrule: True
     conda:
         "../../envs/base.yaml"

@@ -4,6 +4,6 @@ from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import write_table
 
 with rule_script(snakemake) as log:
-    proteins = read_fasta(snakemake.input[0], max_length=snakemake.params.max_residues)
+    proteins = read_fasta(snakemake.input[0])  # any length: long proteins are scored in windows
     write_table(sequences_table(proteins), snakemake.output[0])
     log.info("%d sequences, %d residues", len(proteins), sum(p.length for p in proteins))

@@ -1,12 +1,14 @@
 """rule plan_masks: which positions each sequence needs scored, and its shard."""
 from esm1v_scan.fasta import read_sequences_table
-from esm1v_scan.planning import assign_shards, mask_plan
+from esm1v_scan.planning import assign_shards, mask_plan, parse_ranges
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import write_table
 
 with rule_script(snakemake) as log:
     p = snakemake.params
     proteins = read_sequences_table(snakemake.input[0])
-    plan = mask_plan(assign_shards(proteins, p.shard_residues), p.strategy, p.max_residues)
+    # sequences with a mutation list: only the sites their variants touch (FASTA id -> '3,7-9')
+    positions = {seq_id: parse_ranges(ranges) for seq_id, ranges in dict(p.positions).items()}
+    plan = mask_plan(assign_shards(proteins, p.shard_residues), p.strategy, p.max_residues, positions)
     write_table(plan, snakemake.output[0])
     log.info("%d masked inputs per model in %d shards", plan["masked_inputs"].sum(), plan["shard"].nunique())

@@ -1,0 +1,342 @@
+"""Mutation lists: reading and checking variant files, the sites to score, and variant scores.
+
+A variant file is a CSV/TSV with one variant per row, in the formats people already have:
+
+- ProteinGym: column ``mutant`` like ``A25G``, multi-mutants joined by ``:`` (``A25G:K40R``),
+  experimental values in ``DMS_score`` (optional); residues numbered from 1.
+- fair-esm's ``examples/variant-prediction`` files: a ``mutant`` column plus an *offset*, the
+  residue number of the sequence's first residue (TEM-1's DMS starts at 24).
+
+Column names and offset are configurable (:class:`VariantSpec`). Every mutation is checked
+against the sequence: bad input raises :class:`~esm1v_scan.errors.InputError` naming the file and
+the row (``row N`` counts data rows from 1, the header excluded) and the problem, in one line.
+
+Duplicates (two rows with the same set of substitutions, in any order) are KEPT: both rows get the
+same scores and both count in the evaluation (they are usually replicate measurements); the
+workflow logs a warning naming the rows.
+
+Scores: a multi-mutant's score is the sum of its single-site scores (ProteinGym's practice), per
+model and for the ensemble; the ensemble is the sum of the sites' ``score_mean`` (the mean over
+models of log p(mt) - log p(wt)), which equals the mean over models of the per-model sums.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .fasta import AMINO_ACIDS, Protein
+
+#: The experimental column used when none is configured and the file has it (ProteinGym).
+DEFAULT_SCORE_COLUMN = "DMS_score"
+#: Cells of the experimental column read as "not measured" (the row is left out of the evaluation).
+MISSING = frozenset({"", "na", "nan", "n/a", "none", "null"})
+#: Columns the workflow adds to the input rows.
+ENSEMBLE_COLUMN = "score_ensemble"
+
+_MUTATION = re.compile(r"^([A-Za-z])(\d+)([A-Za-z*])$")
+_SPEC_KEYS = ("path", "offset", "mutant_column", "score_column", "separator")
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """Where one sequence's variants are and how to read them (config key ``variants``)."""
+
+    id: str  #: FASTA id of the sequence
+    path: str
+    offset: int = 1  #: residue number of the sequence's first residue
+    mutant_column: str = "mutant"
+    score_column: str | None = None  #: experimental values; None: DMS_score when present
+    separator: str | None = None  #: None: tab for .tsv/.tab/.txt, comma otherwise
+
+    def as_params(self) -> dict:
+        """A plain dict (for a rule's params)."""
+        return {k: getattr(self, k) for k in ("id",) + _SPEC_KEYS}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    wt: str
+    number: int  #: residue number as written in the file
+    mt: str
+    site: int  #: 1-based position in the sequence (number - offset + 1)
+
+    def __str__(self) -> str:
+        return f"{self.wt}{self.number}{self.mt}"
+
+
+@dataclass
+class VariantList:
+    """One sequence's variant file, read and checked."""
+
+    spec: VariantSpec
+    table: pd.DataFrame  #: the input rows, every cell as the text it was
+    mutations: list[tuple[Mutation, ...]]  #: per row
+    score_column: str | None  #: the experimental column in use, if any
+    experimental: np.ndarray | None  #: its values as floats (NaN = not measured)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def positions(self) -> list[int]:
+        """The sequence positions (1-based) any variant touches: the only ones to score."""
+        return sorted({m.site for row in self.mutations for m in row})
+
+
+# -- configuration ------------------------------------------------------------------------------
+def _spec(seq_id: str, value, where: str) -> VariantSpec:
+    if isinstance(value, (str, Path)):
+        return VariantSpec(seq_id, str(value))
+    if not isinstance(value, dict) or not value.get("path"):
+        raise InputError(f"variants for '{seq_id}': give a file path or a mapping with 'path'", where)
+    unknown = set(value) - set(_SPEC_KEYS)
+    if unknown:
+        raise InputError(
+            f"variants for '{seq_id}': unknown key(s) {sorted(unknown)} (allowed: {list(_SPEC_KEYS)})",
+            where,
+        )
+    clean = {k: v for k, v in value.items() if not _is_blank(v)}
+    try:
+        offset = int(clean.get("offset", 1))
+    except (TypeError, ValueError):
+        raise InputError(f"variants for '{seq_id}': offset must be an integer, got {value['offset']!r}",
+                         where) from None
+    score = clean.get("score_column")
+    return VariantSpec(
+        id=seq_id,
+        path=str(clean["path"]),
+        offset=offset,
+        mutant_column=str(clean.get("mutant_column", "mutant")),
+        score_column=None if score is None else str(score),
+        separator=clean.get("separator"),
+    )
+
+
+def _is_blank(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value)) or value == ""
+
+
+def read_sheet(path: str | Path) -> dict[str, dict]:
+    """A samples sheet (CSV/TSV): columns ``id`` and ``path``, optional ``offset``,
+    ``mutant_column``, ``score_column``, ``separator`` (empty cells take the defaults)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("variants sheet not found", str(path))
+    df = pd.read_csv(path, sep=_separator(path, None), dtype=str, keep_default_na=False,
+                     encoding="utf-8-sig")
+    missing = {"id", "path"} - set(df.columns)
+    if missing:
+        raise InputError(f"the variants sheet needs columns 'id' and 'path'; found {list(df.columns)}",
+                         str(path))
+    unknown = set(df.columns) - {"id", *_SPEC_KEYS}
+    if unknown:
+        raise InputError(f"unknown column(s) {sorted(unknown)} (allowed: id, {', '.join(_SPEC_KEYS)})",
+                         str(path))
+    out: dict[str, dict] = {}
+    for i, row in enumerate(df.to_dict("records"), start=1):
+        seq_id = row.pop("id").strip()
+        if seq_id in out:
+            raise InputError(f"row {i}: id '{seq_id}' is listed twice", str(path))
+        out[seq_id] = {k: v.strip() for k, v in row.items() if v.strip()}
+    return out
+
+
+def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FASTA file") -> dict[str, VariantSpec]:
+    """Config ``variants`` -> one spec per FASTA id. ``value`` is a mapping id -> path or
+    {path, offset, mutant_column, score_column, separator}, or the path of a samples sheet."""
+    if not value:
+        return {}
+    where = "config 'variants'"
+    if isinstance(value, (str, Path)):
+        where = str(value)
+        value = read_sheet(value)
+    ids = [p.id for p in proteins]
+    specs = {}
+    for seq_id, entry in value.items():
+        seq_id = str(seq_id)
+        if seq_id not in ids:
+            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            raise InputError(f"variants given for '{seq_id}', which is not an id in {fasta_path} "
+                             f"(ids: {shown})", where)
+        specs[seq_id] = _spec(seq_id, entry, where)
+    return specs
+
+
+# -- reading and checking -----------------------------------------------------------------------
+def _separator(path: Path, separator: str | None) -> str:
+    if separator:
+        return "\t" if separator in ("\\t", "tab") else separator
+    return "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else ","
+
+
+def parse_mutant(text: str) -> list[tuple[str, int, str]]:
+    """'A25G:K40R' -> [('A', 25, 'G'), ('K', 40, 'R')]; ValueError with the reason if malformed."""
+    text = str(text).strip()
+    if not text:
+        raise ValueError("empty mutant")
+    out = []
+    for part in text.split(":"):
+        m = _MUTATION.match(part.strip())
+        if not m:
+            raise ValueError(
+                f"malformed mutation '{part}' (expected wild type, residue number, substitution, "
+                "like A25G; multi-mutants joined by ':')"
+            )
+        wt, number, mt = m.group(1).upper(), int(m.group(2)), m.group(3).upper()
+        if mt not in AMINO_ACIDS:
+            raise ValueError(f"'{part}': the substitution '{mt}' is not one of the 20 amino acids")
+        out.append((wt, number, mt))
+    return out
+
+
+def _offset_hint(numbers: np.ndarray, wts: np.ndarray, sequence: str) -> str:
+    """' ; with offset N every wild type matches' when some offset would fit them all."""
+    seq = np.frombuffer(sequence.encode("ascii"), dtype="S1")
+    wts = wts.astype("S1")
+    L = len(seq)
+    fits = []
+    lo, hi = int(numbers.max()) - L + 1, int(numbers.min())
+    for offset in range(lo, hi + 1):
+        idx = numbers - offset
+        if np.array_equal(seq[idx], wts):
+            fits.append(offset)
+            if len(fits) > 3:
+                break
+    if not fits or len(fits) > 3:
+        return ""
+    return f"; with offset {' or '.join(map(str, fits))} every wild-type residue would match"
+
+
+def experimental_values(values: pd.Series, file: str, column: str) -> np.ndarray:
+    """Text cells -> floats; empty/NA cells -> NaN; anything else non-numeric is an InputError."""
+    text = values.astype(str).str.strip()
+    missing = text.str.lower().isin(MISSING)
+    numbers = pd.to_numeric(text.where(~missing, None), errors="coerce")
+    bad = numbers.isna() & ~missing
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"row {i + 1}: the experimental value {text.iloc[i]!r} in column '{column}' is not a "
+            f"number ({int(bad.sum())} such row(s); leave a cell empty or NA for 'not measured')",
+            file,
+        )
+    return numbers.to_numpy(dtype=float)
+
+
+def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
+    """Read one variant file and check every row against the sequence."""
+    path = Path(spec.path)
+    file = str(path)
+    if not path.exists():
+        raise InputError(f"variant file for '{spec.id}' not found", file)
+    try:
+        df = pd.read_csv(path, sep=_separator(path, spec.separator), dtype=str,
+                         keep_default_na=False, encoding="utf-8-sig")  # utf-8-sig: Excel's BOM
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read the variant file: {str(err).splitlines()[0]}", file) from None
+    if spec.mutant_column not in df.columns:
+        cols = ", ".join(f"'{c}'" for c in list(df.columns)[:12])
+        raise InputError(f"no column '{spec.mutant_column}' (the mutant column; columns found: {cols}); "
+                         "set mutant_column for this file", file)
+    if df.empty:
+        raise InputError("the variant file has no rows", file)
+    for col in df.columns:
+        if col.startswith("score_esm1v") or col == ENSEMBLE_COLUMN:
+            raise InputError(f"the column '{col}' would be overwritten by the scores; rename it", file)
+
+    seq, L, offset = protein.sequence, protein.length, spec.offset
+    last = offset + L - 1
+    rows: list[tuple[Mutation, ...]] = []
+    for i, text in enumerate(df[spec.mutant_column], start=1):
+        try:
+            parsed = parse_mutant(text)
+        except ValueError as err:
+            raise InputError(f"row {i} (mutant '{text}'): {err}", file) from None
+        muts = []
+        for wt, number, mt in parsed:
+            if number < offset:
+                raise InputError(
+                    f"row {i} (mutant '{text}'): residue number {number} is before the sequence's "
+                    f"first residue, numbered {offset} (offset)", file)
+            if number > last:
+                raise InputError(
+                    f"row {i} (mutant '{text}'): residue number {number} is beyond the sequence's "
+                    f"last residue, numbered {last} ({L} residues, first numbered {offset})", file)
+            site = number - offset + 1
+            if seq[site - 1] != wt:
+                every = list(_all_parsed(df[spec.mutant_column]))
+                nums = np.array([n for _, n, _ in every])
+                wts = np.array([w for w, _, _ in every])
+                raise InputError(
+                    f"row {i} (mutant '{text}'): wild-type mismatch at residue {number}: the variant "
+                    f"expects {wt}, the sequence '{spec.id}' has {seq[site - 1]} (offset {offset}: "
+                    f"the first residue is numbered {offset}){_offset_hint(nums, wts, seq)}", file)
+            muts.append(Mutation(wt, number, mt, site))
+        sites = [m.site for m in muts]
+        if len(set(sites)) != len(sites):
+            raise InputError(f"row {i} (mutant '{text}'): the same residue is mutated twice", file)
+        rows.append(tuple(muts))
+
+    score_column = spec.score_column
+    if score_column is not None and score_column not in df.columns:
+        raise InputError(f"no column '{score_column}' (score_column; columns found: "
+                         f"{', '.join(map(repr, list(df.columns)[:12]))})", file)
+    if score_column is None and DEFAULT_SCORE_COLUMN in df.columns:
+        score_column = DEFAULT_SCORE_COLUMN
+    experimental = None if score_column is None else experimental_values(df[score_column], file, score_column)
+    return VariantList(spec, df, rows, score_column, experimental, duplicate_warnings(rows, file))
+
+
+def _all_parsed(column: pd.Series):
+    """Every parsable mutation of the file (for the offset hint); malformed rows skipped."""
+    for text in column:
+        try:
+            yield from parse_mutant(text)
+        except ValueError:
+            continue
+
+
+def duplicate_warnings(rows: list[tuple[Mutation, ...]], file: str, show: int = 5) -> list[str]:
+    """One line naming the rows that list the same variant (kept: see the module docstring)."""
+    seen: dict[frozenset, list[int]] = {}
+    for i, muts in enumerate(rows, start=1):
+        seen.setdefault(frozenset((m.site, m.mt) for m in muts), []).append(i)
+    dups = [(rows[r[0] - 1], r) for r in seen.values() if len(r) > 1]
+    if not dups:
+        return []
+    listed = "; ".join(
+        f"{':'.join(map(str, muts))} in rows {', '.join(map(str, r))}" for muts, r in dups[:show]
+    )
+    more = f"; and {len(dups) - show} more" if len(dups) > show else ""
+    return [f"{file}: {len(dups)} variant(s) listed more than once, all rows kept and scored: "
+            f"{listed}{more}"]
+
+
+# -- scores -------------------------------------------------------------------------------------
+def score_variants(variants: VariantList, site_scores: pd.DataFrame, models: list[str]) -> pd.DataFrame:
+    """The input rows plus ``score_<model>`` per model and ``score_ensemble``.
+
+    site_scores: the ensemble table (:mod:`esm1v_scan.ensemble`): one row per (position, mt) with
+    ``score_<model>`` columns and ``score_mean``. A variant's score is the sum over its sites.
+    """
+    columns = [f"score_{m}" for m in models] + ["score_mean"]
+    lookup = site_scores.set_index(["position", "mt"])[columns]
+    keys = pd.MultiIndex.from_tuples([(m.site, m.mt) for muts in variants.mutations for m in muts],
+                                     names=["position", "mt"])
+    missing = keys.difference(lookup.index)
+    if len(missing):
+        pos, mt = missing[0]
+        raise ValueError(f"the score table has no score for position {pos} -> {mt}")
+    per_site = lookup.loc[keys].to_numpy(dtype=float)
+    row_of = np.repeat(np.arange(len(variants.mutations)), [len(m) for m in variants.mutations])
+    sums = np.zeros((len(variants.mutations), len(columns)))
+    np.add.at(sums, row_of, per_site)
+    out = variants.table.copy()
+    for k, model in enumerate(models):
+        out[f"score_{model}"] = sums[:, k]
+    out[ENSEMBLE_COLUMN] = sums[:, -1]
+    return out

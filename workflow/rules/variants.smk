@@ -1,0 +1,64 @@
+# Mutation lists: variant scores (sum of the single-site scores), and for lists with experimental
+# values Spearman's rho and a scatter plot. One small local job per sequence with a list: lists are
+# few and each job is quick, so a plain wildcard rule (restricted to those sequences) is simplest.
+
+
+rule variants:
+    input:
+        ensemble="results/{name}/ensemble.tsv",
+        sequences="results/sequences.tsv",
+        variants=variant_file,
+    output:
+        report(
+            "results/{name}/variants.tsv",
+            caption="../report/variants.rst",
+            category="Variant effects",
+            subcategory="{name}",
+            labels={"sequence": "{name}", "result": "variant scores"},
+        ),
+    log:
+        "logs/variants/{name}.log",
+    wildcard_constraints:
+        name=one_of(list(VARIANT_LISTS)),
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
+    params:
+        spec=variant_spec,
+        models=MODELS,
+    script:
+        "../scripts/variants.py"
+
+
+rule evaluate:
+    input:
+        "results/{name}/variants.tsv",
+    output:
+        table="results/{name}/evaluation.tsv",
+        html=report(
+            "results/{name}/evaluation.html",
+            caption="../report/evaluation.rst",
+            category="Variant effects",
+            subcategory="{name}",
+            labels={"sequence": "{name}", "result": "evaluation"},
+        ),
+        png=report(
+            "results/{name}/scatter.png",
+            caption="../report/scatter.rst",
+            category="Variant effects",
+            subcategory="{name}",
+            labels={"sequence": "{name}", "result": "scatter plot"},
+        ),
+        svg="results/{name}/scatter.svg",
+    log:
+        "logs/evaluate/{name}.log",
+    wildcard_constraints:
+        name=one_of(EVALUATED),
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
+    params:
+        experimental_column=experimental_column,
+        models=MODELS,
+    script:
+        "../scripts/evaluate.py"

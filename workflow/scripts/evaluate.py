@@ -1,0 +1,25 @@
+"""rule evaluate: Spearman's rho of each model and the ensemble against experiment, scatter plot."""
+import pandas as pd
+
+from esm1v_scan.evaluation import evaluate, evaluation_html, plot_scatter
+from esm1v_scan.scripting import rule_script
+from esm1v_scan.tables import write_table
+from esm1v_scan.variants import ENSEMBLE_COLUMN, experimental_values
+
+with rule_script(snakemake) as log:
+    p = snakemake.params
+    name = snakemake.wildcards.name
+    column = p.experimental_column
+    table = pd.read_csv(snakemake.input[0], sep="\t", dtype=str, keep_default_na=False)
+    experiment = experimental_values(table[column], snakemake.input[0], column)
+    scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].astype(float)
+    predictors = {m: f"score_{m}" for m in p.models} | {"ensemble": ENSEMBLE_COLUMN}
+    result = evaluate(scores, experiment, column, predictors)
+    write_table(result, snakemake.output.table)
+    with open(snakemake.output.html, "w") as fh:
+        fh.write(evaluation_html(result, f"{name}: Spearman's rho against '{column}'"))
+    plot_scatter(scores[ENSEMBLE_COLUMN], experiment, [snakemake.output.png, snakemake.output.svg],
+                 title=name, xlabel="ESM-1v ensemble score (sum over mutated sites of mean log-ratio)",
+                 ylabel=f"experiment: {column}")
+    for row in result.itertuples():
+        log.info("%s: Spearman %.4f over %d variants", row.predictor, row.spearman, row.n)
