@@ -12,10 +12,12 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/weights.smk"
 include: "workflow/rules/sequences.smk"
 include: "workflow/rules/scoring.smk"
 include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/plotting.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:
