@@ -12,7 +12,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from esm1v_scan import fasta, models, planning, provenance, weights  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 
@@ -29,12 +28,15 @@ def _check_models():
         return
     for name in config["models"]:
         path = models.resolve_checkpoint(name, config["model_dir"], config["offline"])
-        if path is not None:  # cheap size check against the weights lock (sha256 in the job)
+        # cheap size check against the weights lock here; the sha256 is checked in the job
+        if path is not None:
             weights.check_size(config["weights_lock"], name, path)
 
 
 _checked(_check_models)
-PROTEINS = _checked(fasta.read_fasta, config["sequences"], max_length=config["max_residues"])
+PROTEINS = _checked(
+    fasta.read_fasta, config["sequences"], max_length=config["max_residues"]
+)
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
@@ -61,7 +63,8 @@ MISSING_WEIGHTS = [
 
 def checkpoint_input(wildcards):
     """The local checkpoint of a model (so new weights trigger a rescore); download_weights
-    makes it when missing. None for the remote backend or an empty model_dir (fair-esm's hub)."""
+    makes it when missing. None for the remote backend or an empty model_dir (fair-esm's hub).
+    """
     return [checkpoint_file(wildcards.model)] if uses_model_dir() else []
 
 
@@ -119,6 +122,10 @@ RUN_FACTS = {
 
 def final_outputs():
     return expand(
-        ["results/{name}/ensemble.tsv", "results/{name}/heatmap.png", "results/{name}/heatmap.svg"],
+        [
+            "results/{name}/ensemble.tsv",
+            "results/{name}/heatmap.png",
+            "results/{name}/heatmap.svg",
+        ],
         name=NAMES,
     ) + ["results/provenance/provenance.yaml"]

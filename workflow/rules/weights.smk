@@ -8,6 +8,8 @@ rule download_weights:
         str(Path(config["model_dir"] or ".") / "{model}.pt"),
     log:
         "logs/download_weights/{model}.log",
+    wildcard_constraints:
+        model=missing_weights_pattern(),
     localrule: True
     conda:
         "../../envs/base.yaml"
@@ -15,8 +17,6 @@ rule download_weights:
         base_url=config["weights_url"],
         lock=config["weights_lock"],
         offline=config["offline"],
-    wildcard_constraints:
-        model=missing_weights_pattern(),
     script:
         "../scripts/download_weights.py"
 
