@@ -77,6 +77,7 @@ def job_record(backend, *, model: str, shard: str, backend_name: str, strategy: 
         "identity": backend.identity,
         "strategy": strategy,
         "host": socket.gethostname(),
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),  # None outside a SLURM job
         "finished": utc_now(),
         "python": platform.python_version(),
         "packages": versions(SCORING_PACKAGES),
