@@ -3,7 +3,7 @@ slurmd, slurmdbd + MariaDB, munge from Debian's packages) with the repository's 
 two placeholders filled in; its outputs must equal a local run's, byte for byte.
 
 Needs root and the Debian packages (`tests/slurm/cluster.sh install`). Without them the tests are
-skipped, unless ESM1V_REQUIRE_SLURM=1 (CI sets it), which turns that into a failure.
+skipped, unless ESM1V_SCAN_REQUIRE_SLURM=1 (CI sets it), which turns that into a failure.
 """
 
 import os
@@ -37,7 +37,7 @@ def slurm(tmp_path_factory):
     """A running cluster for this module; yields the extra Snakemake arguments it needs."""
     why = _missing()
     if why:
-        if os.environ.get("ESM1V_REQUIRE_SLURM") == "1":
+        if os.environ.get("ESM1V_SCAN_REQUIRE_SLURM") == "1":
             pytest.fail(f"SLURM test required but {why}")
         pytest.skip(why)
     state = tmp_path_factory.mktemp("slurm-state")
