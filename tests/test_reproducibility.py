@@ -81,6 +81,7 @@ def test_provenance_records_versions_digests_device_config_and_commit(two_runs, 
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
                           text=True, check=True).stdout.strip()
     assert prov["workflow"]["git"]["commit"] == head
+    assert {j["workflow_git"]["commit"] for j in prov["jobs"]} == {head}
     assert isinstance(prov["workflow"]["git"]["dirty"], bool)
     assert [(j["model"], j["shard"]) for j in prov["jobs"]] == [(m, "shard0001") for m in MODELS]
     assert all(j["checkpoint"]["weights_lock"] == "not recorded in a weights lock"
@@ -108,8 +109,13 @@ def test_weights_are_downloaded_resumably_locked_and_verified(tmp_path, tiny_dir
     with WeightsServer(tiny_dir) as server:
         server.cuts = [size // 2]
         config["weights_url"] = server.url
-        run_workflow(wd, config)
+        # `snakemake weights` (e.g. on a login node): the downloads and nothing else
+        proc = run_workflow(wd, config, "weights")
+        assert "score_shard0001" not in proc.stdout + proc.stderr
+        assert not (wd / "results").exists()
         requests = list(server.requests)
+        run_workflow(wd, config)
+        assert server.requests == requests  # weights there: no request, no second download
     assert sorted(r["path"] for r in requests if r["range"] is None) == sorted(f"/{m}.pt" for m in MODELS)
     resumed = [r for r in requests if r["range"] is not None]
     assert len(resumed) == 1 and resumed[0]["range"] == f"bytes={size // 2}-"

@@ -5,7 +5,7 @@ import torch
 from esm1v_scan.cache import ScoreCache
 from esm1v_scan.fasta import read_sequences_table
 from esm1v_scan.planning import parse_ranges
-from esm1v_scan.provenance import job_record, write_json
+from esm1v_scan.provenance import git_state, job_record, write_json
 from esm1v_scan.runner import run_scoring_job
 from esm1v_scan.scripting import rule_script
 
@@ -44,6 +44,7 @@ with rule_script(snakemake) as log:
     )
     record = job_record(backend, model=model, shard=p.shard, backend_name=p.backend,
                         strategy=p.strategy, cache=cache)
+    record["workflow_git"] = git_state(snakemake.scriptdir)  # the code that computed these scores
     if "checkpoint" in record:
         record["checkpoint"]["weights_lock"] = (
             f"matches {p.weights_lock}" if locked else "not recorded in a weights lock")
