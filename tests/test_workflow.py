@@ -114,5 +114,5 @@ def test_scoring_failure_leaves_no_partial_output_and_keeps_the_cache(tmp_path, 
     proc = run_workflow(wd, config)
     assert "score_shard0001" in proc.stdout + proc.stderr
     log = (wd / f"logs/score/{MODELS[0]}/shard0001.log")
-    assert "from cache" not in log.read_text()  # model 1 was not rerun: its log is the first run's
+    assert "positions from cache" not in log.read_text()  # model 1 was not rerun: its log is the first run's
     assert (wd / "results/tiny_2/heatmap.png").exists()
