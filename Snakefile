@@ -13,15 +13,16 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/weights.smk"
+include: "workflow/rules/provenance.smk"
 include: "workflow/rules/sequences.smk"
 include: "workflow/rules/scoring.smk"
 include: "workflow/rules/ensemble.smk"
 include: "workflow/rules/plotting.smk"
-include: "workflow/rules/provenance.smk"
 
 
 rule all:
     default_target: True
     input:
         final_outputs(),
+        "results/provenance/provenance.yaml",
     localrule: True

@@ -2,17 +2,19 @@
 import sys
 from pathlib import Path
 
-from snakemake import __version__ as SNAKEMAKE_VERSION
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 # the esm1v_scan package lives next to the rules; scripts find it through Snakemake's search path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from esm1v_scan import fasta, models, planning, provenance, weights  # noqa: E402
+from esm1v_scan import fasta, models, planning  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
+
 validate(config, "../schemas/config.schema.yaml")
+
+from esm1v_scan import provenance, weights  # noqa: E402
 
 
 def _checked(fn, *args, **kwargs):
@@ -34,9 +36,7 @@ def _check_models():
 
 
 _checked(_check_models)
-PROTEINS = _checked(
-    fasta.read_fasta, config["sequences"], max_length=config["max_residues"]
-)
+PROTEINS = _checked(fasta.read_fasta, config["sequences"], max_length=config["max_residues"])
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
@@ -56,9 +56,7 @@ def checkpoint_file(model):
 
 #: models whose checkpoint is not in model_dir yet: only these are made by download_weights (a
 #: checkpoint already there is never fetched again, whatever rerun triggers say)
-MISSING_WEIGHTS = [
-    m for m in MODELS if uses_model_dir() and not Path(checkpoint_file(m)).exists()
-]
+MISSING_WEIGHTS = [m for m in MODELS if uses_model_dir() and not Path(checkpoint_file(m)).exists()]
 
 
 def checkpoint_input(wildcards):
@@ -92,6 +90,23 @@ def scoring_resources():
     return {"mem_mb": 12000, "gpu": 1}
 
 
+def job_records():
+    """The provenance record of every scoring job (model x shard)."""
+    return expand(
+        "results/provenance/jobs/{model}/{shard}.json", model=MODELS, shard=[s.id for s in SHARDS]
+    )
+
+
+from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
+
+#: what the provenance rule records besides the job records (parse-time facts of this run)
+RUN_FACTS = {
+    "config": config,
+    "git": provenance.git_state(workflow.basedir),
+    "snakemake": SNAKEMAKE_VERSION,
+}
+
+
 def scoring_runtime(shard):
     """Minutes for one model over one shard, with room: ~0.02 s/position on a GPU, 3 s on a CPU."""
     per_position = 3.0 if config["device"] == "cpu" else 0.05
@@ -103,29 +118,8 @@ def per_sequence(pattern, shard, **wildcards):
     return [pattern.format(name=name, **wildcards) for name in shard.names]
 
 
-def job_records():
-    """The provenance record of every scoring job (model x shard)."""
-    return expand(
-        "results/provenance/jobs/{model}/{shard}.json",
-        model=MODELS,
-        shard=[s.id for s in SHARDS],
-    )
-
-
-#: what the provenance rule records besides the job records (parse-time facts of this run)
-RUN_FACTS = {
-    "config": config,
-    "git": provenance.git_state(workflow.basedir),
-    "snakemake": SNAKEMAKE_VERSION,
-}
-
-
 def final_outputs():
     return expand(
-        [
-            "results/{name}/ensemble.tsv",
-            "results/{name}/heatmap.png",
-            "results/{name}/heatmap.svg",
-        ],
+        ["results/{name}/ensemble.tsv", "results/{name}/heatmap.png", "results/{name}/heatmap.svg"],
         name=NAMES,
-    ) + ["results/provenance/provenance.yaml"]
+    )

@@ -7,21 +7,16 @@ for shard in SHARDS:
         name:
             f"ensemble_{shard.id}"
         input:
-            expand(
-                per_sequence(
-                    "results/{name}/scores/{model}.tsv", shard, model="{model}"
-                ),
-                model=MODELS,
-            ),
+            expand(per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"), model=MODELS),
         output:
             per_sequence("results/{name}/ensemble.tsv", shard),
         log:
             f"logs/ensemble/{shard.id}.log",
-        localrule: True
-        conda:
-            "../../envs/base.yaml"
         params:
             names=shard.names,
             models=MODELS,
+        localrule: True
+        conda:
+            "../../envs/base.yaml"
         script:
             "../scripts/ensemble.py"

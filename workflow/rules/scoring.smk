@@ -12,20 +12,12 @@ for shard in SHARDS:
             plan="results/mask_plan.tsv",
             checkpoint=checkpoint_input,
         output:
-            tables=per_sequence(
-                "results/{name}/scores/{model}.tsv", shard, model="{model}"
-            ),
+            tables=per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
             provenance=f"results/provenance/jobs/{{model}}/{shard.id}.json",
         log:
             f"logs/score/{{model}}/{shard.id}.log",
         benchmark:
             f"benchmarks/score/{{model}}/{shard.id}.tsv"
-        conda:
-            "../../envs/scoring.yaml"
-        threads: config["threads"]
-        resources:
-            **scoring_resources(),
-            runtime=scoring_runtime(shard),
         params:
             shard=shard.id,
             names=shard.names,
@@ -39,5 +31,11 @@ for shard in SHARDS:
             max_residues=config["max_residues"],
             cache_dir=config["cache_dir"],
             weights_lock=config["weights_lock"],
+        threads: config["threads"]
+        resources:
+            **scoring_resources(),
+            runtime=scoring_runtime(shard),
+        conda:
+            "../../envs/scoring.yaml"
         script:
             "../scripts/score.py"

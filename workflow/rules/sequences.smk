@@ -8,11 +8,11 @@ rule parse_fasta:
         "results/sequences.tsv",
     log:
         "logs/parse_fasta.log",
+    params:
+        max_residues=config["max_residues"],
     localrule: True
     conda:
         "../../envs/base.yaml"
-    params:
-        max_residues=config["max_residues"],
     script:
         "../scripts/parse_fasta.py"
 
@@ -24,12 +24,12 @@ rule plan_masks:
         "results/mask_plan.tsv",
     log:
         "logs/plan_masks.log",
-    localrule: True
-    conda:
-        "../../envs/base.yaml"
     params:
         strategy=config["strategy"],
         shard_residues=config["shard_residues"],
         max_residues=config["max_residues"],
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
     script:
         "../scripts/plan_masks.py"
