@@ -12,6 +12,8 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/weights.smk"
+include: "workflow/rules/provenance.smk"
 include: "workflow/rules/sequences.smk"
 include: "workflow/rules/scoring.smk"
 include: "workflow/rules/ensemble.smk"
@@ -23,4 +25,5 @@ rule all:
     default_target: True
     input:
         final_outputs(),
+        "results/provenance/provenance.yaml",
     localrule: True

@@ -79,3 +79,37 @@ def base_config(tiny_dir, tmp_path):
         "threads": 1,
         "cache_dir": str(tmp_path / "cache"),
     }
+
+
+# -- reproducibility helpers (tests/test_reproducibility.py, tests/test_slurm.py) ---------------
+
+SEQS = {
+    "sp|P0CG48|UBC_HUMAN": "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG",
+    "tiny_2": "MKTAYIAKQRQISFVKSHFSRQ",
+}
+
+
+def config_for(tmp: Path, tiny_dir: Path, **extra) -> dict:
+    """A tiny-model config with its own score cache and weights lock under ``tmp``."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    return {
+        "sequences": str(write_fasta(tmp / "input.fasta", SEQS)),
+        "models": MODELS,
+        "model_dir": str(tiny_dir),
+        "offline": True,
+        "device": "cpu",
+        "threads": 1,
+        "cache_dir": str(tmp / "cache"),
+        "weights_lock": str(tmp / "weights.lock.tsv"),
+        **extra,
+    }
+
+
+def result_files(wd: Path) -> dict[str, bytes]:
+    """Every table and figure of a run (provenance excluded: it records times and hosts)."""
+    root = wd / "results"
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "provenance" not in p.parts
+    }

@@ -15,10 +15,12 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import InputError
+
+if TYPE_CHECKING:  # torch is imported where a model is loaded: parsing the workflow needs no torch
+    import torch
 
 #: The five ESM-1v models (same architecture, five training seeds).
 ESM1V_MODELS = tuple(f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6))
@@ -70,7 +72,14 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
     with path.open("rb") as fh:
         while block := fh.read(chunk):
             h.update(block)
-    digest = h.hexdigest()
+    return remember_sha256(path, h.hexdigest(), st)
+
+
+def remember_sha256(path: str | os.PathLike, digest: str, st: os.stat_result | None = None) -> str:
+    """Save ``digest`` as the memo of :func:`file_sha256` (for a file just hashed elsewhere)."""
+    path = Path(path)
+    st = st or path.stat()
+    memo = path.with_name(path.name + ".sha256.json")
     try:
         tmp = memo.with_name(memo.name + f".tmp{os.getpid()}")
         tmp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
@@ -102,6 +111,7 @@ def load_model(name: str, model_dir=None, offline: bool = False) -> LoadedModel:
     own download), instead of turning weights_only off.
     """
     import esm  # fair-esm
+    import torch
 
     path = resolve_checkpoint(name, model_dir, offline)
     try:

@@ -16,6 +16,8 @@ from esm1v_scan.errors import InputError  # noqa: E402
 
 validate(config, "../schemas/config.schema.yaml")
 
+from esm1v_scan import provenance, weights  # noqa: E402
+
 
 def _checked(fn, *args, **kwargs):
     """Run a parse-time check; turn bad input into a one-line WorkflowError (no traceback)."""
@@ -29,7 +31,10 @@ def _check_models():
     if config["backend"] != "local":
         return
     for name in config["models"]:
-        models.resolve_checkpoint(name, config["model_dir"], config["offline"])
+        path = models.resolve_checkpoint(name, config["model_dir"], config["offline"])
+        # cheap size check against the weights lock here; the sha256 is checked in the job
+        if path is not None:
+            weights.check_size(config["weights_lock"], name, path)
 
 
 _checked(_check_models)
@@ -58,18 +63,65 @@ wildcard_constraints:
     model="|".join(MODELS),
 
 
+def uses_model_dir():
+    return config["backend"] == "local" and bool(config["model_dir"])
+
+
+def checkpoint_file(model):
+    return str(Path(config["model_dir"]) / f"{model}.pt")
+
+
+#: models whose checkpoint is not in model_dir yet: only these are made by download_weights (a
+#: checkpoint already there is never fetched again, whatever rerun triggers say)
+MISSING_WEIGHTS = [m for m in MODELS if uses_model_dir() and not Path(checkpoint_file(m)).exists()]
+
+
 def checkpoint_input(wildcards):
-    """The local checkpoint of a model, when one is used (so new weights trigger a rescore)."""
-    if config["backend"] != "local":
-        return []
-    path = models.checkpoint_path(wildcards.model, config["model_dir"])
-    return [str(path)] if path else []
+    """The local checkpoint of a model (so new weights trigger a rescore); download_weights
+    makes it when missing. None for the remote backend or an empty model_dir (fair-esm's hub).
+    """
+    return [checkpoint_file(wildcards.model)] if uses_model_dir() else []
+
+
+def all_checkpoints():
+    return [checkpoint_file(m) for m in MODELS] if uses_model_dir() else []
+
+
+def missing_weights_pattern():
+    """Wildcard constraint matching the missing models only (a pattern matching nothing when
+    all are present)."""
+    return "|".join(MISSING_WEIGHTS) or "(?!x)x"
 
 
 def scoring_resources():
-    """Memory and GPU of one scoring job; site settings (partition, account) live in profiles."""
-    gpu = 0 if (config["backend"] != "local" or config["device"] == "cpu") else 1
-    return {"mem_mb": 12000, "gpu": gpu}
+    """Memory and GPU of one scoring job; site settings (partition, account) live in profiles.
+
+    The GPU request: gpu=1 becomes --gpus=1 with the SLURM executor plugin (2.x); sites that
+    only take GRES get gres=gpu:1 (--gres=gpu:1) or gres=gpu:<type>:1 (gpu_resource in config).
+    """
+    if config["backend"] != "local" or config["device"] == "cpu":
+        return {"mem_mb": 12000, "gpu": 0}
+    kind, _, gpu_type = config["gpu_resource"].partition(":")
+    if kind == "gres":
+        return {"mem_mb": 12000, "gres": f"gpu:{gpu_type}:1" if gpu_type else "gpu:1"}
+    return {"mem_mb": 12000, "gpu": 1}
+
+
+def job_records():
+    """The provenance record of every scoring job (model x shard)."""
+    return expand(
+        "results/provenance/jobs/{model}/{shard}.json", model=MODELS, shard=[s.id for s in SHARDS]
+    )
+
+
+from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
+
+#: what the provenance rule records besides the job records (parse-time facts of this run)
+RUN_FACTS = {
+    "config": config,
+    "git": provenance.git_state(workflow.basedir),
+    "snakemake": SNAKEMAKE_VERSION,
+}
 
 
 def scoring_runtime(shard):

@@ -12,7 +12,8 @@ for shard in SHARDS:
             plan="results/mask_plan.tsv",
             checkpoint=checkpoint_input,
         output:
-            per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
+            tables=per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
+            provenance=f"results/provenance/jobs/{{model}}/{shard.id}.json",
         log:
             f"logs/score/{{model}}/{shard.id}.log",
         benchmark:
@@ -29,6 +30,7 @@ for shard in SHARDS:
             batch_size=config["batch_size"],
             max_residues=config["max_residues"],
             cache_dir=config["cache_dir"],
+            weights_lock=config["weights_lock"],
         threads: config["threads"]
         resources:
             **scoring_resources(),

@@ -5,6 +5,7 @@ import torch
 from esm1v_scan.cache import ScoreCache
 from esm1v_scan.fasta import read_sequences_table
 from esm1v_scan.planning import parse_ranges
+from esm1v_scan.provenance import git_state, job_record, write_json
 from esm1v_scan.runner import run_scoring_job
 from esm1v_scan.scripting import rule_script
 
@@ -15,23 +16,36 @@ with rule_script(snakemake) as log:
     by_name = {x.name: x for x in read_sequences_table(snakemake.input.sequences)}
     plan = pd.read_csv(snakemake.input.plan, sep="\t", dtype={"positions": str}).set_index("name")
     positions = {n: parse_ranges(plan.loc[n, "positions"]) for n in names}
+    locked = None  # the weights lock's row for the checkpoint, when one is checked
     if p.backend == "local":
-        from esm1v_scan.models import load_model
+        from esm1v_scan.models import load_model, resolve_checkpoint
         from esm1v_scan.scoring import LocalScorer
+        from esm1v_scan.weights import verify
 
         torch.set_num_threads(snakemake.threads)
+        checkpoint = resolve_checkpoint(model, p.model_dir, p.offline)
+        if checkpoint is not None:  # the weights lock: same file as recorded, before loading it
+            locked = verify(p.weights_lock, model, checkpoint)
         loaded = load_model(model, p.model_dir, p.offline)
         backend = LocalScorer(loaded, p.device, p.batch_size, p.precision, p.max_residues)
         log.info("model %s from %s on %s (%s, %d threads)", model, loaded.source, backend.device,
                  p.precision, snakemake.threads)
     else:
         raise NotImplementedError(f"backend {p.backend!r}")
+    cache = ScoreCache(p.cache_dir or None)
     run_scoring_job(
         backend,
         [by_name[n] for n in names],
         positions,
         p.strategy,
-        dict(zip(names, snakemake.output)),
-        ScoreCache(p.cache_dir or None),
+        dict(zip(names, snakemake.output.tables)),
+        cache,
         p.max_residues,
     )
+    record = job_record(backend, model=model, shard=p.shard, backend_name=p.backend,
+                        strategy=p.strategy, cache=cache)
+    record["workflow_git"] = git_state(snakemake.scriptdir)  # the code that computed these scores
+    if "checkpoint" in record:
+        record["checkpoint"]["weights_lock"] = (
+            f"matches {p.weights_lock}" if locked else "not recorded in a weights lock")
+    write_json(record, snakemake.output.provenance)

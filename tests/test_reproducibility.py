@@ -1,0 +1,266 @@
+"""Reproducibility end to end: byte-identical reruns, provenance (also in the report), weights
+downloaded from a local server and verified against the lock, no network from compute jobs, and a
+scoring job killed mid-run."""
+
+import hashlib
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from conftest import MODELS, REPO, config_for, result_files, run_workflow, write_fasta
+from esm1v_scan import weights
+from weights_server import WeightsServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, tiny_dir):
+    """The tiny workflow run twice from scratch, each with its own cache (no masking by it)."""
+    runs = []
+    for k in (1, 2):
+        tmp = tmp_path_factory.mktemp(f"run{k}")
+        wd = tmp / "work"
+        run_workflow(wd, config_for(tmp, tiny_dir))
+        runs.append(wd)
+    return runs
+
+
+def test_reruns_are_byte_identical(two_runs):
+    a, b = (result_files(wd) for wd in two_runs)
+    assert sorted(a) == sorted(b)
+    names = set(a)
+    for name in ["sp_P0CG48_UBC_HUMAN", "tiny_2"]:
+        assert {f"{name}/ensemble.tsv", f"{name}/heatmap.png", f"{name}/heatmap.svg"} <= names
+        assert {f"{name}/scores/{m}.tsv" for m in MODELS} <= names
+    assert {"sequences.tsv", "mask_plan.tsv"} <= names
+    differ = [k for k in a if a[k] != b[k]]
+    assert differ == []
+    # both runs computed everything (separate caches): nothing came from a cache hit
+    for wd in two_runs:
+        for m in MODELS:
+            log = (wd / f"logs/score/{m}/shard0001.log").read_text()
+            assert "2 scored" in log and "0 cache hits" in log
+
+
+def test_provenance_records_versions_digests_device_config_and_commit(two_runs, tiny_dir):
+    import esm
+    import snakemake
+    import torch
+
+    wd = two_runs[0]
+    prov = yaml.safe_load((wd / "results/provenance/provenance.yaml").read_text())
+    assert prov["versions"] == {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "fair-esm": esm.__version__,
+        "snakemake": snakemake.__version__,
+    }
+    assert set(prov["models"]) == set(MODELS)
+    for m in MODELS:
+        digest = hashlib.sha256((tiny_dir / f"{m}.pt").read_bytes()).hexdigest()
+        assert prov["models"][m]["sha256"] == digest
+        assert prov["models"][m]["source"] == str(tiny_dir / f"{m}.pt")
+        assert prov["models"][m]["identity"] == f"fair-esm:sha256:{digest}:fp32"
+    assert prov["scoring"]["device"] == "cpu"
+    assert prov["scoring"]["precision"] == "fp32"
+    assert prov["scoring"]["strategy"] == "masked-marginals"
+    # the resolved config: the run's own values and the schema's defaults
+    assert prov["config"]["models"] == MODELS and prov["config"]["device"] == "cpu"
+    assert prov["config"]["heatmap"] == {"row_width": 80, "value": "score_mean"}
+    assert prov["config"]["shard_residues"] == 200000
+    head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    assert prov["workflow"]["git"]["commit"] == head
+    assert {j["workflow_git"]["commit"] for j in prov["jobs"]} == {head}
+    assert isinstance(prov["workflow"]["git"]["dirty"], bool)
+    assert [(j["model"], j["shard"]) for j in prov["jobs"]] == [(m, "shard0001") for m in MODELS]
+    assert all(j["checkpoint"]["weights_lock"] == "not recorded in a weights lock"
+               for j in prov["jobs"])
+    # the report carries it, under its own category
+    run_workflow(wd, yaml.safe_load((wd / "test-config.yaml").read_text()),
+                 "--report", "report.zip")
+    with zipfile.ZipFile(wd / "report.zip") as z:
+        names = z.namelist()
+        member = [n for n in names if n.endswith("provenance.yaml")]
+        assert member, names
+        assert yaml.safe_load(z.read(member[0]))["versions"] == prov["versions"]
+        assert any("Provenance" in z.read(n).decode(errors="ignore") for n in names
+                   if n.endswith((".html", ".js")))
+
+
+def test_weights_are_downloaded_resumably_locked_and_verified(tmp_path, tiny_dir):
+    """model_dir starts empty: the download rule fetches the five checkpoints from a local server
+    (one transfer cut halfway and resumed), records them in the lock, the run completes; a
+    checkpoint changed afterwards stops the next run with an error naming the file."""
+    models_dir = tmp_path / "models"
+    size = (tiny_dir / f"{MODELS[0]}.pt").stat().st_size
+    config = config_for(tmp_path, tiny_dir, model_dir=str(models_dir), offline=False)
+    wd = tmp_path / "work"
+    with WeightsServer(tiny_dir) as server:
+        server.cuts = [size // 2]
+        config["weights_url"] = server.url
+        # `snakemake weights` (e.g. on a login node): the downloads and nothing else
+        proc = run_workflow(wd, config, "weights")
+        assert "score_shard0001" not in proc.stdout + proc.stderr
+        assert not (wd / "results").exists()
+        requests = list(server.requests)
+        run_workflow(wd, config)
+        assert server.requests == requests  # weights there: no request, no second download
+    assert sorted(r["path"] for r in requests if r["range"] is None) == sorted(f"/{m}.pt" for m in MODELS)
+    resumed = [r for r in requests if r["range"] is not None]
+    assert len(resumed) == 1 and resumed[0]["range"] == f"bytes={size // 2}-"
+    lock = weights.read_lock(tmp_path / "weights.lock.tsv")
+    for m in MODELS:
+        data = (tiny_dir / f"{m}.pt").read_bytes()
+        assert (models_dir / f"{m}.pt").read_bytes() == data
+        assert lock[m].sha256 == hashlib.sha256(data).hexdigest() and lock[m].size == len(data)
+        assert lock[m].source == f"{server.url}/{m}.pt"
+    assert list(models_dir.glob("*.part")) == []
+    prov = yaml.safe_load((wd / "results/provenance/provenance.yaml").read_text())
+    assert {j["checkpoint"]["weights_lock"] for j in prov["jobs"]} == {f"matches {tmp_path / 'weights.lock.tsv'}"}
+
+    # same size, other bytes: only the sha256 check in the scoring job can see it
+    victim = models_dir / f"{MODELS[3]}.pt"
+    data = bytearray(victim.read_bytes())
+    data[size // 3] ^= 0x55
+    victim.write_bytes(bytes(data))
+    proc = run_workflow(wd, config, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"esm1v-scan: {victim}: checkpoint of model '{MODELS[3]}' does not match" in out
+    assert "Traceback" not in (wd / f"logs/score/{MODELS[3]}/shard0001.log").read_text()
+    assert not (wd / f"results/tiny_2/scores/{MODELS[3]}.tsv").exists()
+    # truncated: caught at parse time by its size, before any job
+    victim.write_bytes(bytes(data[: size // 2]))
+    proc = run_workflow(wd, config, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert f"{victim}: checkpoint of model '{MODELS[3]}' does not match" in out
+    assert f"{size // 2} bytes, the lock records {size} (truncated)" in out
+    assert "Traceback" not in out
+
+
+GUARD = '''
+import os, socket
+_log = os.environ["NETWORK_GUARD_LOG"]
+with open(_log + ".procs", "a") as fh:
+    fh.write(" ".join(__import__("sys").argv)[:200] + "\\n")
+def _blocked(what):
+    with open(_log, "a") as fh:
+        fh.write(f"{os.getpid()} {what}\\n")
+    raise OSError(f"network blocked by the test guard: {what}")
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+def connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _blocked(address)
+    return _connect(self, address)
+def connect_ex(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _blocked(address)
+    return _connect_ex(self, address)
+socket.socket.connect, socket.socket.connect_ex = connect, connect_ex
+_getaddrinfo = socket.getaddrinfo
+def getaddrinfo(host, *args, **kwargs):
+    _blocked(f"getaddrinfo {host}")
+socket.getaddrinfo = getaddrinfo
+'''
+
+
+def test_scoring_never_touches_the_network_when_the_weights_are_present(tmp_path, tiny_dir):
+    """Every Python process of the run (Snakemake and each job) gets a guard that records and
+    refuses any internet connection or name lookup; offline is *off*, the checkpoints present."""
+    guard = tmp_path / "guard"
+    guard.mkdir()
+    (guard / "sitecustomize.py").write_text(GUARD)
+    log = tmp_path / "network.log"
+    env = {"PYTHONPATH": str(guard), "NETWORK_GUARD_LOG": str(log)}
+    # the guard works: a plain download attempt is caught and recorded
+    probe = subprocess.run([sys.executable, "-c", "import urllib.request as u; "
+                            "u.urlopen('https://dl.fbaipublicfiles.com/fair-esm/models', timeout=5)"],
+                           env={**os.environ, **env}, capture_output=True, text=True)
+    assert probe.returncode != 0 and "network blocked by the test guard" in probe.stderr
+    assert "dl.fbaipublicfiles.com" in log.read_text()
+    log.unlink()
+    wd = tmp_path / "work"
+    run_workflow(wd, config_for(tmp_path, tiny_dir, offline=False), env=env)
+    assert not log.exists(), log.read_text()
+    procs = (guard.parent / "network.log.procs").read_text()
+    assert "score.py" in procs  # the scoring jobs ran under the guard
+    assert (wd / "results/tiny_2/heatmap.png").exists()
+
+
+def _scoring_process(wd: Path):
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if "score.py" in cmd and ".snakemake" in cmd and proc.info["cwd"] == str(wd):
+                return proc
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
+def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finishes(tmp_path, tiny_dir):
+    """One scoring job scores a short then a long protein. It is SIGKILLed after the short one's
+    table is written: that table goes too (the job's outputs are all or nothing), the rerun
+    finishes the job, and the outputs equal those of an uninterrupted run."""
+    import random
+
+    rng = random.Random(7)
+    seqs = {"short": "MKTAYIAKQRQISFVKSHFSRQ",
+            "long": "M" + "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(399))}
+    fasta = write_fasta(tmp_path / "kill.fasta", seqs)
+    one = [MODELS[0]]
+
+    def cfg(name):
+        return {**config_for(tmp_path / name, tiny_dir), "sequences": str(fasta), "models": one}
+
+    for name in ("killed", "clean"):
+        (tmp_path / name).mkdir()
+    wd = tmp_path / "killed" / "work"
+    wd.mkdir()
+    short_table = wd / f"results/short/scores/{MODELS[0]}.tsv"
+    long_table = wd / f"results/long/scores/{MODELS[0]}.tsv"
+    (wd / "test-config.yaml").write_text(yaml.safe_dump(cfg("killed")))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(wd), "--configfile", str(wd / "test-config.yaml"), "--cores", "2"]
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        victim, deadline = None, time.monotonic() + 300
+        while time.monotonic() < deadline and run.poll() is None:
+            if short_table.exists():
+                victim = _scoring_process(wd)
+                break
+            time.sleep(0.05)
+        assert victim is not None, "the scoring job was not caught while running"
+        assert not long_table.exists()
+        os.kill(victim.pid, signal.SIGKILL)
+        out, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.send_signal(signal.SIGINT)
+            run.wait(60)
+    assert run.returncode != 0
+    assert "score_shard0001" in out and "Error" in out
+    # no partial output: the table written before the kill is removed with the failed job
+    assert not short_table.exists() and not long_table.exists()
+    assert not (wd / f"results/provenance/jobs/{MODELS[0]}/shard0001.json").exists()
+    assert not (wd / "results/short/ensemble.tsv").exists()
+
+    rerun = run_workflow(wd, cfg("killed"))
+    assert "score_shard0001" in rerun.stdout + rerun.stderr
+    clean = tmp_path / "clean" / "work"
+    run_workflow(clean, cfg("clean"))
+    a, b = result_files(wd), result_files(clean)
+    assert sorted(a) == sorted(b) and "long/heatmap.png" in a
+    assert [k for k in a if a[k] != b[k]] == []

@@ -1,0 +1,11 @@
+"""rule download_weights: fetch one checkpoint (resumably) and check it against the weights lock."""
+from pathlib import Path
+
+from esm1v_scan.scripting import rule_script
+from esm1v_scan.weights import fetch_model
+
+with rule_script(snakemake) as log:
+    p = snakemake.params
+    path = fetch_model(snakemake.wildcards.model, Path(snakemake.output[0]).parent, lock=p.lock or None,
+                       offline=p.offline, base_url=p.base_url)
+    log.info("%s ready", path)

@@ -1,0 +1,19 @@
+"""rule provenance: gather the scoring jobs' records into results/provenance/provenance.yaml."""
+import json
+from pathlib import Path
+
+import yaml
+
+from esm1v_scan.provenance import build
+from esm1v_scan.scripting import rule_script
+
+with rule_script(snakemake) as log:
+    p = snakemake.params
+    jobs = [json.loads(Path(path).read_text()) for path in snakemake.input.jobs]
+    doc = build(jobs, p.facts["config"], p.workflow_dir, git=p.facts["git"],
+                snakemake_version=p.facts["snakemake"])
+    out = Path(snakemake.output[0])
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
+    tmp.replace(out)
+    log.info("provenance of %d scoring jobs written to %s", len(jobs), out)
