@@ -25,7 +25,7 @@ test: $(BIN)/.installed
 # Offline smoke run with tiny RANDOM models (meaningless scores) instead of the real weights.
 smoke: $(BIN)/.installed
 	$(BIN)/python -m esm1v_scan.tiny --out resources/tiny_models
-	$(BIN)/snakemake --cores $(CORES) --config model_dir=resources/tiny_models offline=True
+	$(BIN)/snakemake --cores $(CORES) --config model_dir=resources/tiny_models offline=True weights_lock=
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint --cores 1
