@@ -8,7 +8,7 @@ from snakemake.utils import validate
 # the esm1v_scan package lives next to the rules; scripts find it through Snakemake's search path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from esm1v_scan import fasta, models, planning  # noqa: E402
+from esm1v_scan import biolm, fasta, models, planning  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
 
@@ -30,7 +30,13 @@ def _check_models():
         models.resolve_checkpoint(name, config["model_dir"], config["offline"])
 
 
+def _check_backend():
+    if config["backend"] == "biolm":
+        biolm.check_settings_for(config["strategy"])
+
+
 _checked(_check_models)
+_checked(_check_backend)
 PROTEINS = _checked(fasta.read_fasta, config["sequences"], max_length=config["max_residues"])
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
@@ -50,9 +56,24 @@ def checkpoint_input(wildcards):
 
 
 def scoring_resources():
-    """Memory and GPU of one scoring job; site settings (partition, account) live in profiles."""
-    gpu = 0 if (config["backend"] != "local" or config["device"] == "cpu") else 1
+    """Memory and GPU of one scoring job; site settings (partition, account) live in profiles.
+    API jobs take one unit of biolm_api: --resources biolm_api=N caps how many run at once."""
+    if config["backend"] == "biolm":
+        return {"mem_mb": 2000, "gpu": 0, "biolm_api": 1}
+    gpu = 0 if config["device"] == "cpu" else 1
     return {"mem_mb": 12000, "gpu": gpu}
+
+
+def scoring_threads():
+    """An API job waits on the network (its requests run in I/O threads): one core is enough."""
+    return 1 if config["backend"] == "biolm" else config["threads"]
+
+
+def biolm_params():
+    """The biolm settings a scoring job uses, base URL resolved (the token is never a param)."""
+    if config["backend"] != "biolm":
+        return None
+    return {**config["biolm"], "base_url": biolm.resolve_base_url(config["biolm"]["base_url"])}
 
 
 def scoring_runtime(shard):

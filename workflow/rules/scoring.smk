@@ -29,7 +29,8 @@ for shard in SHARDS:
             batch_size=config["batch_size"],
             max_residues=config["max_residues"],
             cache_dir=config["cache_dir"],
-        threads: config["threads"]
+            biolm=biolm_params(),
+        threads: scoring_threads()
         resources:
             **scoring_resources(),
             runtime=scoring_runtime(shard),
