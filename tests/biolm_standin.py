@@ -15,7 +15,8 @@ It speaks the contract of the real service (see the project's notes on the API):
   answers the next requests with them, in order; ``server.always`` applies one to every request.
 - ``latency_s`` adds a fixed delay to every request (for the throughput benchmark); answers are
   memoised per (model, item) so repeated runs cost no model time.
-- ``server.log`` records every request (endpoint, items, what was answered).
+- ``server.log`` records every request (endpoint, items, what was answered); ``GET /_stats``
+  gives the counts to another process.
 
     python tests/biolm_standin.py --models DIR --token T     # run it by hand, prints its URL
 """
@@ -86,6 +87,9 @@ class StandIn:
         self._models: dict[str, object] = {}
         self._memo: dict[tuple[str, str], list[dict]] = {}
         self._closing = threading.Event()
+        self._active = 0  # requests being handled
+        self.peak_active = 0  # the most handled at once since the last reset
+        self._idle = threading.Condition(self._lock)
         self.httpd: ThreadingHTTPServer | None = None
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -112,7 +116,13 @@ class StandIn:
             self.always = None
             self.log.clear()
             self.latency_s = 0.0
+            self.peak_active = self._active
             self.max_length = self._max_length
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no request is being handled (e.g. those of a client that was just killed)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
 
     def inject(self, *faults: Fault) -> None:
         with self._lock:
@@ -153,10 +163,16 @@ class StandIn:
         """The 20 entries for each masked item, sorted by score: one masked forward pass per item
         (items of equal length share a batch)."""
         todo = sorted({it for it in items if (slug, it) not in self._memo}, key=len)
+        if not todo:
+            return [self._memo[(slug, it)] for it in items]
         with self._model_lock, _one_torch_thread():
             loaded = self._model(slug) if todo else None
+            groups = []
             for length in sorted({len(it) for it in todo}):
-                group = [it for it in todo if len(it) == length]
+                same = [it for it in todo if len(it) == length]
+                step = max(1, 4096 // length)  # bounded memory: ~4k tokens per forward pass
+                groups += [same[i : i + step] for i in range(0, len(same), step)]
+            for group in groups:
                 alphabet = loaded.alphabet
                 _, _, tokens = alphabet.get_batch_converter()([("item", it) for it in group])
                 rows, at = (tokens == alphabet.mask_idx).nonzero(as_tuple=True)
@@ -196,9 +212,16 @@ def _one_torch_thread():
 class _Handler(BaseHTTPRequestHandler):
     standin: StandIn
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers and body leave in two packets: +40 ms per answer
 
     def log_message(self, *args):  # quiet
         pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):  # a client that went away (killed, timed out)
+            pass
 
     def _send(self, status: int, payload=None, raw: bytes | None = None, headers=None) -> None:
         body = raw if raw is not None else json.dumps(payload).encode()
@@ -214,9 +237,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def do_GET(self):
+        """``GET /_stats``: requests served, and the most handled at once since the last call."""
+        s = self.standin
+        if self.path == "/_stats":
+            with s._lock:
+                answer = {"requests": len(s.log), "peak_active": s.peak_active,
+                          "outcomes": [r.outcome for r in s.log]}
+                s.peak_active = s._active
+            return self._send(200, answer)
         self._send(404, {"detail": "Not found."})
 
-    def do_POST(self):  # noqa: C901 (one place that reads like the contract)
+    def do_POST(self):
+        s = self.standin
+        with s._idle:
+            s._active += 1
+            s.peak_active = max(s.peak_active, s._active)
+        try:
+            self._post()
+        finally:
+            with s._idle:
+                s._active -= 1
+                s._idle.notify_all()
+
+    def _post(self):  # noqa: C901 (one place that reads like the contract)
         s = self.standin
         length = int(self.headers.get("Content-Length", 0))
         raw = self.rfile.read(length)
@@ -305,9 +348,10 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description="Run the BioLM ESM-1v stand-in by hand.")
     ap.add_argument("--models", required=True, help="folder with the five <model>.pt checkpoints")
     ap.add_argument("--token", required=True)
-    ap.add_argument("--latency", type=float, default=0.0)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    ap.add_argument("--max-length", type=int, default=1022, help="characters per item")
     a = ap.parse_args(argv)
-    s = StandIn(a.models, a.token, latency_s=a.latency).start()
+    s = StandIn(a.models, a.token, max_length=a.max_length, latency_s=a.latency).start()
     print(f"BIOLMAI_BASE_API_URL={s.url}", flush=True)
     try:
         threading.Event().wait()

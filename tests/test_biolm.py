@@ -74,9 +74,10 @@ def test_model_slugs_base_url_precedence_and_token():
 
 
 def test_masked_items_are_the_local_backends_windows():
-    seq = "".join(random.Random(0).choice(AMINO_ACIDS) for _ in range(40))
-    for site in range(1, 41):
-        item = masked_item(seq, site, 16)
+    seq = "".join(random.Random(0).choices(AMINO_ACIDS, k=40))
+    items = [masked_item(seq, site, 16) for site in range(1, 41)]
+    assert len(set(items)) == 40
+    for site, item in zip(range(1, 41), items):
         start, end = window_bounds(site, 40, 16)
         assert item.count("<mask>") == 1
         assert item == seq[start : site - 1] + "<mask>" + seq[site:end]
@@ -146,7 +147,7 @@ def test_parity_with_the_local_backend(standin, tmp_path, local_tables, endpoint
 def test_long_protein_is_sent_as_the_local_windows(standin, tmp_path, tiny_dir):
     """The server takes 25 characters: a 50-residue protein goes as 20-residue windows (20 - 1 + 6
     = 25), exactly the windows of the local backend with max_residues 20."""
-    seq = "".join(random.Random(3).choice(AMINO_ACIDS) for _ in range(50))
+    seq = "".join(random.Random(3).choices(AMINO_ACIDS, k=50))
     standin.max_length = 25
     scorer = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, tmp_path / "r", max_length=25,
                                                          endpoint="per-model"))
