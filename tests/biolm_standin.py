@@ -60,6 +60,7 @@ class Fault:
     retry_after: str | None = None
     seconds: float = 3.0
     endpoint: str | None = None
+    body: dict | None = None  # the JSON a status fault answers with
 
 
 @dataclass
@@ -302,8 +303,8 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "status":
             s.record(endpoint, items, f"status {fault.status}", zipped)
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-            return self._send(fault.status, {"detail": "rate_limited" if fault.status == 429 else "Server error"},
-                              headers=headers)
+            body = fault.body or {"detail": "rate_limited" if fault.status == 429 else "Server error"}
+            return self._send(fault.status, body, headers=headers)
         if kind == "drop":
             s.record(endpoint, items, kind, zipped)
             self.close_connection = True

@@ -322,3 +322,39 @@ def test_response_cache_locks_are_shared_between_handles(tmp_path):
             assert not theirs
     with b.claim(keys, blocking=False) as theirs:
         assert theirs
+
+
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        (Fault("status", status=403, body={"detail": "no access"}),
+         "BioLM refused the API token (HTTP 403)"),
+        (Fault("status", status=402, body={"code": "monthly_cap_reached"}),
+         "HTTP 402, quota or payment: {\"code\": \"monthly_cap_reached\"}"),
+        (Fault("status", status=404), "unexpected HTTP 404 from http://127.0.0.1:"),
+        (Fault("status", status=422, body={"detail": "Validation error", "status_code": 422, "errors": [
+            {"loc": ["body", "items", 2, "sequence"], "msg": "bad"}]}),
+         "rejected sequence 'sp|P0CG48|UBC_HUMAN', position 3 (HTTP 422, validation)"),
+        (Fault("status", status=400, body={"detail": f"token {TOKEN} is not valid here"}),
+         "positions 1-5 (HTTP 400, validation): {\"detail\": \"token *** is not valid here\"}"),
+        (Fault("status", status=429, retry_after="3600"), "the server asks to wait 3600 s (quota?); stopped"),
+        (Fault("status", status=503, retry_after=__import__("email.utils").utils.formatdate(
+            __import__("time").time() + 7200, usegmt=True)), "the server asks to wait 7"),
+    ],
+)
+def test_answers_that_are_not_retried(standin, fault, message):
+    """Refusals stop the job after one request, with the sequence, position and server detail
+    (the token scrubbed from anything the server echoes)."""
+    standin.inject(fault)
+    scorer = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, None, max_in_flight=1), labels=LABELS)
+    with pytest.raises(BiolmError) as info:
+        scorer.score(SEQ)
+    assert message in str(info.value) and TOKEN not in str(info.value)
+    assert standin.requests == 1 and scorer.client.retries == 0
+
+
+def test_a_bad_base_url_is_one_clear_line():
+    scorer = BiolmScorer(MODELS[0], TOKEN, BiolmSettings(base_url="biolm.ai/api/v3", response_cache=None))
+    with pytest.raises(BiolmError, match=r"BioLM esm1v-all: cannot send to biolm.ai/api/v3/esm1v-all/predict/: "
+                                         r"Invalid URL"):
+        scorer.score("MKV")

@@ -246,7 +246,8 @@ def _is_error_payload(payload) -> bool:
 class ResponseCache:
     """One JSON file per (base URL, endpoint, masked item): ``{"scores": {slug: {aa: p}}}``.
 
-    ``root=None`` keeps answers in memory only (for this scorer's lifetime).
+    ``root=None`` keeps answers in memory only (for this scorer's lifetime); with a folder nothing
+    is held in memory (a shard of 200,000 residues would not fit).
     """
 
     def __init__(self, root: str | os.PathLike | None):
@@ -262,10 +263,8 @@ class ResponseCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
-        if key in self._memory:
-            return self._memory[key]
         if self.root is None:
-            return None
+            return self._memory.get(key)
         path = self._path(key)
         try:
             entry = json.loads(path.read_text())
@@ -277,12 +276,11 @@ class ResponseCache:
         except (OSError, ValueError, KeyError, TypeError):
             log.warning("response cache: unreadable entry %s, fetching it again", path)
             return None
-        self._memory[key] = scores
         return scores
 
     def put(self, key: str, scores: dict) -> None:
-        self._memory[key] = scores
         if self.root is None:
+            self._memory[key] = scores
             return
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -399,6 +397,8 @@ class BiolmClient:
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
                     requests.exceptions.ContentDecodingError) as err:
                 last = f"connection failed ({type(err).__name__})"
+            except requests.RequestException as err:  # a bad base URL and the like: not transient
+                raise BiolmError(f"BioLM {endpoint}: cannot send to {url}: {self.scrub(str(err))}") from None
             else:
                 status = resp.status_code
                 if status in (401, 403):
