@@ -96,7 +96,8 @@ class StandIn:
     # -- life cycle ---------------------------------------------------------------------------
     def start(self) -> StandIn:
         handler = type("Handler", (_Handler,), {"standin": self})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server = type("Server", (ThreadingHTTPServer,), {"request_queue_size": 128})  # not 5: bursts
+        self.httpd = server(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True, name="biolm-standin").start()
         return self

@@ -81,7 +81,8 @@ MAX_RETRY_AFTER_S = 600
 #: bodies larger than this are gzip-compressed, as BioLM's own client does
 GZIP_OVER_BYTES = 256
 CACHE_FORMAT = 1
-LOCK_STRIPES = 256
+#: lock files per response cache; two batches sharing one only wait for each other (rare)
+LOCK_STRIPES = 4096
 
 
 class BiolmError(InputError):
@@ -298,7 +299,7 @@ class ResponseCache:
             yield True
             return
         stripe = int(hashlib.sha256("".join(keys).encode()).hexdigest()[:8], 16) % LOCK_STRIPES
-        lock = self.root / "locks" / f"{stripe:03d}.lock"
+        lock = self.root / "locks" / f"{stripe:04d}.lock"
         lock.parent.mkdir(parents=True, exist_ok=True)
         with open(lock, "a+") as fh:
             try:
@@ -319,7 +320,8 @@ class ResponseCache:
 
 
 class BiolmClient:
-    """POSTs one request with retries. Thread-safe: one requests.Session per thread.
+    """POSTs one request with retries. Thread-safe: one requests.Session whose connection pool
+    holds max_in_flight keep-alive connections, reused by every request of the job.
 
     The retry loop is ours rather than urllib3's ``Retry`` on the adapter because malformed JSON,
     a wrong result count and a body cut off mid-read happen after urllib3 hands the response over,
@@ -333,22 +335,18 @@ class BiolmClient:
         self._token = token
         self.settings = settings
         self.stop = stop or threading.Event()
-        self._local = threading.local()
         self._lock = threading.Lock()
+        self._http = requests.Session()
+        self._http.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
+        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=int(settings.max_in_flight))
+        self._http.mount("http://", pool)
+        self._http.mount("https://", pool)
         self._pause_until = 0.0  # after a 429, every thread of this job holds off until then
         self.requests = 0  # HTTP requests sent, retries included
         self.retries = 0
 
     def __repr__(self) -> str:  # never show the token
         return f"BiolmClient({self.base_url!r})"
-
-    def _session(self) -> requests.Session:
-        s = getattr(self._local, "session", None)
-        if s is None:
-            s = requests.Session()
-            s.headers.update({"Authorization": f"Token {self._token}", "Accept": "application/json"})
-            self._local.session = s
-        return s
 
     def scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
@@ -391,7 +389,7 @@ class BiolmClient:
             try:
                 with self._lock:
                     self.requests += 1
-                resp = self._session().post(url, data=body, headers=headers, timeout=timeout)
+                resp = self._http.post(url, data=body, headers=headers, timeout=timeout)
             except requests.Timeout:
                 last = f"no answer within {self.settings.timeout_s:g} s"
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
