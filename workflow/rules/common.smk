@@ -10,7 +10,7 @@ from snakemake.utils import validate
 # the esm1v_scan package lives next to the rules; scripts find it through Snakemake's search path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from esm1v_scan import fasta, models, planning, variants  # noqa: E402
+from esm1v_scan import biolm, fasta, models, planning, variants  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
 
@@ -37,7 +37,13 @@ def _check_models():
             weights.check_size(config["weights_lock"], name, path)
 
 
+def _check_backend():
+    if config["backend"] == "biolm":
+        biolm.check_settings_for(config["strategy"])
+
+
 _checked(_check_models)
+_checked(_check_backend)
 PROTEINS = _checked(fasta.read_fasta, config["sequences"])
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
@@ -98,8 +104,12 @@ def scoring_resources():
 
     The GPU request: gpu=1 becomes --gpus=1 with the SLURM executor plugin (2.x); sites that
     only take GRES get gres=gpu:1 (--gres=gpu:1) or gres=gpu:<type>:1 (gpu_resource in config).
+
+    API jobs take one unit of biolm_api: --resources biolm_api=N caps how many run at once.
     """
-    if config["backend"] != "local" or config["device"] == "cpu":
+    if config["backend"] == "biolm":
+        return {"mem_mb": 2000, "gpu": 0, "biolm_api": 1}
+    if config["device"] == "cpu":
         return {"mem_mb": 12000, "gpu": 0}
     kind, _, gpu_type = config["gpu_resource"].partition(":")
     if kind == "gres":
@@ -122,6 +132,18 @@ RUN_FACTS = {
     "git": provenance.git_state(workflow.basedir),
     "snakemake": SNAKEMAKE_VERSION,
 }
+
+
+def scoring_threads():
+    """An API job waits on the network (its requests run in I/O threads): one core is enough."""
+    return 1 if config["backend"] == "biolm" else config["threads"]
+
+
+def biolm_params():
+    """The biolm settings a scoring job uses, base URL resolved (the token is never a param)."""
+    if config["backend"] != "biolm":
+        return None
+    return {**config["biolm"], "base_url": biolm.resolve_base_url(config["biolm"]["base_url"])}
 
 
 def scoring_runtime(shard):

@@ -31,7 +31,8 @@ for shard in SHARDS:
             max_residues=config["max_residues"],
             cache_dir=config["cache_dir"],
             weights_lock=config["weights_lock"],
-        threads: config["threads"]
+            biolm=biolm_params(),
+        threads: scoring_threads()
         resources:
             **scoring_resources(),
             runtime=scoring_runtime(shard),

@@ -30,8 +30,17 @@ with rule_script(snakemake) as log:
         backend = LocalScorer(loaded, p.device, p.batch_size, p.precision, p.max_residues)
         log.info("model %s from %s on %s (%s, %d threads)", model, loaded.source, backend.device,
                  p.precision, snakemake.threads)
-    else:
-        raise NotImplementedError(f"backend {p.backend!r}")
+        window = p.max_residues
+    else:  # biolm: the token comes from the environment, never through params
+        from esm1v_scan.biolm import BiolmScorer, BiolmSettings, token_from_env
+
+        settings = BiolmSettings.from_config(p.biolm)
+        labels = {by_name[n].sequence: by_name[n].id for n in names}
+        backend = BiolmScorer(model, token_from_env(), settings, p.max_residues, labels)
+        window = backend.window
+        log.info("model %s via BioLM %s at %s (%d items/request, %d in flight, response cache %s)",
+                 model, backend.endpoint, backend.base_url, settings.items_per_request,
+                 settings.max_in_flight, settings.response_cache or "off")
     cache = ScoreCache(p.cache_dir or None)
     run_scoring_job(
         backend,
@@ -40,8 +49,10 @@ with rule_script(snakemake) as log:
         p.strategy,
         dict(zip(names, snakemake.output.tables)),
         cache,
-        p.max_residues,
+        window,
     )
+    if p.backend == "biolm":
+        log.info("BioLM: %s", backend.stats())
     record = job_record(backend, model=model, shard=p.shard, backend_name=p.backend,
                         strategy=p.strategy, cache=cache)
     record["workflow_git"] = git_state(snakemake.scriptdir)  # the code that computed these scores
