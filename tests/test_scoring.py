@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from esm1v_scan.errors import InputError
+from esm1v_scan.fast import FastMaskedLM, onednn_available
 from esm1v_scan.fasta import AMINO_ACIDS
 from esm1v_scan.models import ESM1V_MODELS, load_model, resolve_checkpoint
 from esm1v_scan.scoring import LocalScorer, reference_masked_marginals
@@ -42,15 +43,86 @@ def test_the_five_tiny_models_differ(tiny_dir):
     assert not torch.equal(a["layers.0.fc1.weight"], b["layers.0.fc1.weight"])
 
 
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "plain"])
 @pytest.mark.parametrize("batch_size", [1, 7, 32, "auto"])
-def test_batched_scorer_equals_one_mask_per_pass_loop(tiny_model, batch_size):
-    """Parity: stacked masked copies give what fair-esm's predict.py loop gives, to 1e-5."""
+def test_batched_scorer_equals_one_mask_per_pass_loop(tiny_model, batch_size, fast):
+    """Parity: stacked masked copies give what fair-esm's predict.py loop gives, to 1e-5, through
+    the fast forward (the default) and fair-esm's plain model(tokens)."""
     ref = reference_masked_marginals(tiny_model, SEQ)
-    df = LocalScorer(tiny_model, device="cpu", batch_size=batch_size).score(SEQ)
+    scorer = LocalScorer(tiny_model, device="cpu", batch_size=batch_size, fast=fast)
+    assert (scorer.fast is not None) == fast
+    df = scorer.score(SEQ)
     got = df["log_prob"].to_numpy().reshape(len(SEQ), 20)
     assert got.shape == ref.shape == (76, 20)
     np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
     assert np.ptp(ref) > 1.0  # the model is not flat: the comparison means something
+
+
+@pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "F.linear"])
+def test_fast_forward_kernels_equal_the_loop(tiny_model, onednn):
+    """Both kernel choices of the fast forward (oneDNN on CPU, F.linear as on GPU) in fp32, on a
+    window of a longer protein too (the last layer reads keys at every position, the query at the
+    mask only)."""
+    if onednn and not onednn_available():
+        pytest.skip("this torch has no oneDNN")
+    scorer = LocalScorer(tiny_model, device="cpu", batch_size=5)
+    scorer.fast = FastMaskedLM(tiny_model.model, torch.device("cpu"), "fp32", onednn=onednn)
+    assert scorer.fast.onednn == onednn
+    np.testing.assert_allclose(
+        scorer.score(SEQ)["log_prob"].to_numpy().reshape(-1, 20),
+        reference_masked_marginals(tiny_model, SEQ), atol=1e-5, rtol=0,
+    )
+    # a 120-residue protein on a 50-residue window: same numbers as the plain forward
+    long_seq = (SEQ * 2)[:120]
+    fast = LocalScorer(tiny_model, device="cpu", max_residues=50, batch_size=4)
+    plain = LocalScorer(tiny_model, device="cpu", max_residues=50, batch_size=4, fast=False)
+    # (float32 spacing at |log p| ~ 13 is 1e-6; CPU flash attention's exp is good to about that)
+    np.testing.assert_allclose(fast.score(long_seq)["log_prob"], plain.score(long_seq)["log_prob"],
+                               atol=1e-5, rtol=1e-6)
+
+
+def test_fast_path_keeps_the_model_intact(tiny_dir):
+    """Fusing q|k|v re-seats the weights without changing a value: the plain forward is unchanged."""
+    loaded = load_model(ESM1V_MODELS[0], tiny_dir, offline=True)
+    toks = LocalScorer(loaded, device="cpu", fast=False).tokens(SEQ)[None]
+    with torch.no_grad():
+        before = loaded.model(toks)["logits"]
+        state = {k: v.clone() for k, v in loaded.model.state_dict().items()}
+        LocalScorer(loaded, device="cpu", fast=True)
+        after = loaded.model(toks)["logits"]
+    assert torch.equal(before, after)
+    assert all(torch.equal(state[k], v) for k, v in loaded.model.state_dict().items())
+    attn = loaded.model.layers[0].self_attn
+    assert attn.q_proj.weight.untyped_storage().data_ptr() == attn.v_proj.weight.untyped_storage().data_ptr()
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast", "plain"])
+def test_bf16_is_close_to_fp32_but_not_equal(tiny_model, fast):
+    """bf16 really runs in bf16 (results differ from fp32) and ranks substitutions like fp32."""
+    from scipy.stats import spearmanr
+
+    fp32 = LocalScorer(tiny_model, device="cpu").score(SEQ)
+    bf16 = LocalScorer(tiny_model, device="cpu", precision="bf16", fast=fast).score(SEQ)
+    diff = np.abs(bf16["log_prob"] - fp32["log_prob"])
+    assert diff.max() > 1e-4  # not silently fp32
+    assert diff.max() < 1.0
+    assert spearmanr(bf16["score"], fp32["score"]).statistic > 0.99
+
+
+def test_batch_sizes(tiny_model):
+    cpu = LocalScorer(tiny_model, device="cpu")
+    assert cpu._batch_size_for(300) == 1  # 302 tokens fill oneDNN's kernels already
+    assert cpu._batch_size_for(100) == 3
+    assert cpu._batch_size_for(20) == 12
+    assert LocalScorer(tiny_model, device="cpu", batch_size=9)._batch_size_for(300) == 9
+    # positions are split into equal batches: 76 at most 3 per pass -> 26 passes, all counted
+    scorer = LocalScorer(tiny_model, device="cpu", batch_size=3)
+    calls = []
+    original = scorer._log_probs
+    scorer._log_probs = lambda tokens, at: calls.append(len(at)) or original(tokens, at)
+    scorer.score(SEQ)
+    assert sum(calls) == 76 and max(calls) - min(calls) <= 1 and len(calls) == 26
+    assert scorer.forward_passes == 76
 
 
 def test_score_table_contract(tiny_model):
@@ -77,7 +149,8 @@ def test_subset_of_positions_equals_the_full_scan(tiny_model):
     full = scorer.score(SEQ).set_index(["position", "mt"])
     part = scorer.score(SEQ, positions=[3, 40, 76]).set_index(["position", "mt"])
     assert sorted(part.index.get_level_values(0).unique()) == [3, 40, 76]
-    np.testing.assert_allclose(part["log_prob"], full.loc[part.index, "log_prob"], atol=1e-6)
+    # other batch shapes change the kernels' blocking, hence rounding (a few ulp), nothing more
+    np.testing.assert_allclose(part["log_prob"], full.loc[part.index, "log_prob"], atol=1e-5)
 
 
 def test_wt_marginals_is_one_pass(tiny_model):

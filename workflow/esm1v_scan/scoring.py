@@ -11,6 +11,11 @@ Usable from a notebook::
 ``<mask>``; the 20 amino-acid log-probabilities are read at the mask. Masked copies of one
 sequence have equal length, so they are stacked into batches without padding.
 ``wt-marginals``: one pass over the unmasked sequence, read at every position.
+
+Masked marginals run through :class:`esm1v_scan.fast.FastMaskedLM` by default (``fast=True``): the
+same model and weights, only the logits at the mask computed, oneDNN kernels on CPU, weights cast
+once for bf16/fp16. ``fast=False`` runs fair-esm's plain ``model(tokens)`` (under autocast for
+bf16/fp16). Both equal fair-esm's one-mask-per-pass loop in fp32 (tests/test_scoring.py).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .fast import FastMaskedLM
+from .fast import supports as fast_supports
 from .fasta import AMINO_ACIDS
 from .models import LoadedModel
 from .planning import blend_weights, window_bounds, wt_windows
@@ -44,23 +51,32 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 class Progress:
-    """Logs 'positions done of total, rate, ETA' at most every ``every`` seconds."""
+    """Logs 'positions done of total, rate, ETA' at most every ``every`` seconds (and at the end).
 
-    def __init__(self, total: int, label: str, every: float = 10.0):
+    Positions taken from the score cache count as done (``cached``) but not into the rate, so the
+    ETA is the time the positions still to compute will take.
+    """
+
+    def __init__(self, total: int, label: str, every: float = 30.0):
         self.total, self.label, self.every = total, label, every
         self.done = 0
+        self.cached = 0
         self.start = self.last = time.monotonic()
 
-    def update(self, n: int) -> None:
+    def update(self, n: int, cached: bool = False) -> None:
         self.done += n
+        if cached:
+            self.cached += n
         now = time.monotonic()
         if now - self.last >= self.every or self.done >= self.total:
             self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            computed = self.done - self.cached
+            rate = computed / max(now - self.start, 1e-9)
+            left = self.total - self.done
+            eta = "0 s" if left <= 0 else (f"{left / rate:.0f} s" if rate > 0 else "unknown")
             log.info(
-                "%s: %d/%d positions, %.1f positions/s, ETA %.0f s",
-                self.label, self.done, self.total, rate, eta,
+                "%s: %d/%d positions (%d from cache), %.2f positions/s, ETA %s",
+                self.label, self.done, self.total, self.cached, rate, eta,
             )
 
 
@@ -74,6 +90,7 @@ class LocalScorer:
         batch_size: int | str = "auto",
         precision: str = "fp32",
         max_residues: int | None = None,
+        fast: bool = True,
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -87,6 +104,11 @@ class LocalScorer:
         self.batch_size = batch_size
         self.aa_idx = torch.tensor([self.alphabet.get_idx(a) for a in AMINO_ACIDS])
         self.forward_passes = 0  # sequences run through the model (for tests and benchmarks)
+        why_not = fast_supports(self.model) if fast else "fast=False"
+        #: the masked-marginal forward: FastMaskedLM, or None for fair-esm's plain model(tokens)
+        self.fast = FastMaskedLM(self.model, self.device, precision) if why_not is None else None
+        if fast and why_not:
+            log.info("plain forward for %s: %s", self.name, why_not)
         #: what the score cache keys on: model file, and the precision that changes the numbers
         self.identity = f"fair-esm:{loaded.identity}:{precision}"
 
@@ -96,17 +118,29 @@ class LocalScorer:
         return torch.tensor([a.cls_idx] + [a.get_idx(c) for c in sequence] + [a.eos_idx])
 
     def _batch_size_for(self, length: int) -> int:
+        """Masked copies per forward pass for a window of ``length`` residues."""
         if self.batch_size != "auto":
             return max(1, int(self.batch_size))
         tokens = length + 2
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
             args = self.model.args
-            # activations per token held at once in one layer: ~ (4 x ffn + heads x tokens) x 2 B
-            per_token = (4 * args.ffn_embed_dim + 4 * args.attention_heads * tokens) * 4
-            return int(max(1, min(512, 0.5 * free // (per_token * tokens))))
-        # CPU: batching does not help much (shared/reference/cpu-performance-notes.md); keep
-        # batches around 1k tokens so activations stay in cache.
+            e, ffn = args.embed_dim, args.ffn_embed_dim
+            if self.fast is not None:
+                # flash attention holds no T x T matrix; per token: fp32 residual and norms,
+                # q|k|v, the FFN's hidden layer and its GELU (2-byte), with a factor 2 of room
+                per_token = 2 * (4 * 4 * e + 2 * (4 * e + 2 * ffn))
+            else:
+                # fair-esm materialises heads x T attention weights per token, in fp32
+                per_token = (4 * ffn + 4 * args.attention_heads * tokens) * 4
+            by_memory = int(0.5 * free // (per_token * tokens))
+            # ~64k tokens per pass already fill the largest GPUs' matrix units
+            return max(1, min(by_memory, 65536 // tokens))
+        if self.fast is not None:
+            # CPU, oneDNN: matrix multiplies of >= ~200 rows run at full rate; more copies per
+            # pass only spill the caches (benchmarks/scan_speed.py measures it)
+            return -(-256 // tokens)
+        # plain CPU forward: batching does not help (shared/reference/cpu-performance-notes.md)
         return max(1, 1024 // tokens)
 
     def _autocast(self):
@@ -119,11 +153,15 @@ class LocalScorer:
     def _log_probs(self, tokens: torch.Tensor, read_at: torch.Tensor) -> torch.Tensor:
         """Run a (B, T) batch; return log-softmax over the vocabulary at read_at[b] -> (B, V)."""
         tokens = tokens.to(self.device)
-        with self._autocast():
-            logits = self.model(tokens)["logits"]
+        read_at = read_at.to(self.device)
+        if self.fast is not None:
+            picked = self.fast(tokens, read_at)
+        else:
+            with self._autocast():
+                logits = self.model(tokens)["logits"]
+            rows = torch.arange(tokens.shape[0], device=self.device)
+            picked = logits[rows, read_at].float()
         self.forward_passes += tokens.shape[0]
-        rows = torch.arange(tokens.shape[0], device=self.device)
-        picked = logits[rows, read_at.to(self.device)].float()
         return torch.log_softmax(picked, dim=-1).cpu()
 
     # -- strategies ---------------------------------------------------------------------------
@@ -146,9 +184,9 @@ class LocalScorer:
         for (start, end), rows in groups.items():
             # window residues start..end-1 (0-based) -> tokens start+1..end, with BOS/EOS
             base = torch.cat([full[:1], full[start + 1 : end + 1], full[-1:]])
-            bs = self._batch_size_for(end - start)
-            for i in range(0, len(rows), bs):
-                chunk = rows[i : i + bs]
+            # as few batches as the batch size allows, of equal size (300 by <= 217 -> 2 x 150)
+            n_batches = -(-len(rows) // self._batch_size_for(end - start))
+            for chunk in np.array_split(np.asarray(rows), n_batches):
                 at = torch.tensor([positions[r] - start for r in chunk])  # token index in window
                 batch = base.repeat(len(chunk), 1)
                 batch[torch.arange(len(chunk)), at] = self.alphabet.mask_idx
