@@ -221,3 +221,11 @@ def test_failed_download_is_one_clear_line(monkeypatch, tmp_path):
         load_model(ESM1V_MODELS[0], tmp_path, offline=False)
     msg = str(err.value)
     assert "fair-esm could not download it" in msg and "esm1v_t33_650M_UR90S_1.pt" in msg
+
+
+def test_a_second_fast_scorer_shares_the_fused_weights(tiny_dir):
+    loaded = load_model(ESM1V_MODELS[0], tiny_dir, offline=True)
+    a = LocalScorer(loaded, device="cpu")
+    b = LocalScorer(loaded, device="cpu")
+    assert a.fast.layers[0].qkv.weight.data_ptr() == b.fast.layers[0].qkv.weight.data_ptr()
+    np.testing.assert_array_equal(a.score(SEQ)["log_prob"], b.score(SEQ)["log_prob"])

@@ -78,14 +78,25 @@ class _Layer:
 def _fuse_qkv(attn) -> tuple[torch.Tensor, torch.Tensor]:
     """One (3E, E) weight and (3E,) bias for the q, k, v projections. The module's three weights
     and biases are re-seated as slices of them (values unchanged), so the plain forward still runs
-    and the weights are not held twice."""
+    and the weights are not held twice; a second FastMaskedLM on the same model finds them fused."""
     fused = []
     for kind in ("weight", "bias"):
         parts = [getattr(getattr(attn, p), kind) for p in ("q_proj", "k_proj", "v_proj")]
-        whole = torch.cat([p.data for p in parts])
-        n = parts[0].shape[0]
-        for i, p in enumerate(parts):
-            p.data = whole[i * n : (i + 1) * n]
+        first = parts[0].data
+        n = first.shape[0]
+        already = all(
+            p.data.is_contiguous()
+            and p.data.untyped_storage().data_ptr() == first.untyped_storage().data_ptr()
+            and p.data.storage_offset() == first.storage_offset() + i * first.numel()
+            for i, p in enumerate(parts)
+        )
+        if already:
+            whole = torch.as_strided(first, (3 * n, *first.shape[1:]), first.stride(),
+                                     first.storage_offset())
+        else:
+            whole = torch.cat([p.data for p in parts])
+            for i, p in enumerate(parts):
+                p.data = whole[i * n : (i + 1) * n]
         fused.append(whole)
     return fused[0], fused[1]
 

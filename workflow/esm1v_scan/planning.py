@@ -7,6 +7,7 @@ model, and the shard that scores it.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -102,27 +103,39 @@ def parse_ranges(text: str) -> list[int]:
 class Shard:
     id: str
     proteins: list[Protein] = field(default_factory=list)
+    residues: int = 0
 
-    @property
-    def residues(self) -> int:
-        return sum(p.length for p in self.proteins)
+    def add(self, protein: Protein) -> None:
+        self.proteins.append(protein)
+        self.residues += protein.length
 
     @property
     def names(self) -> list[str]:
         return [p.name for p in self.proteins]
 
+    def digest(self) -> str:
+        """sha256 of the shard's names and sequences: the scoring job's params carry it (not the
+        name list: Snakemake stores params with every output file), so a job reruns exactly when
+        its shard's content changes."""
+        h = hashlib.sha256()
+        for p in self.proteins:
+            h.update(f"{p.name}\t{p.sha256}\n".encode())
+        return h.hexdigest()
+
 
 def assign_shards(proteins: list[Protein], shard_residues: int) -> list[Shard]:
     """Group sequences, in file order, into shards of at most ``shard_residues`` residues each (a
-    longer sequence gets a shard of its own). Appending sequences to the FASTA only touches the
-    last shard, so finished shards keep their outputs."""
+    longer sequence gets a shard of its own), so the number of jobs grows with the residues, not
+    the sequences. Appending sequences to the FASTA only touches the last shard (and adds new
+    ones): the other shards, their jobs and outputs stay as they are. Inserting or removing a
+    sequence reshuffles the shards after it; the score cache then spares their compute."""
     shards: list[Shard] = []
     current = Shard("shard0001")
     for p in proteins:
         if current.proteins and current.residues + p.length > shard_residues:
             shards.append(current)
             current = Shard(f"shard{len(shards) + 1:04d}")
-        current.proteins.append(p)
+        current.add(p)
     if current.proteins:
         shards.append(current)
     return shards

@@ -21,44 +21,58 @@ from .tables import write_table
 log = logging.getLogger(__name__)
 
 
-def score_protein(backend, protein: Protein, strategy: str, positions: list[int], cache: ScoreCache,
-                  window: int, progress: Progress | None = None) -> pd.DataFrame:
-    parts = {
+def cache_parts(backend, protein: Protein, strategy: str, window: int) -> dict:
+    """What a cache entry is keyed on (see :mod:`esm1v_scan.cache`)."""
+    return {
         "backend": backend.identity,
         "strategy": strategy,
+        # the window only changes the numbers of proteins longer than it
         "window": window if protein.length > window else None,
         "sequence_sha256": protein.sha256,
     }
+
+
+def score_protein(backend, protein: Protein, strategy: str, positions: list[int], cache: ScoreCache,
+                  window: int, progress: Progress | None = None) -> pd.DataFrame:
+    parts = cache_parts(backend, protein, strategy, window)
     key = cache_key(**parts)
-    known = cache.load(key)
-    have = set() if known is None else set(known["position"].unique())
-    if strategy == "wt-marginals":
+    known = cache.load(key, protein.sequence)
+    have = set() if known is None else set(int(p) for p in known["position"].unique())
+    if strategy == "wt-marginals":  # one pass gives every position: all or nothing
         missing = [] if set(positions) <= have else list(range(1, protein.length + 1))
+        from_cache = 0 if missing else protein.length
     else:
         missing = [p for p in positions if p not in have]
+        from_cache = len(positions) - len(missing)
+    if progress and from_cache:
+        progress.update(from_cache, cached=True)
     if missing:
         cache.misses += 1
         fresh = backend.score(protein.sequence, strategy, missing, progress)
         merged = fresh if known is None else pd.concat([known, fresh], ignore_index=True)
-        merged = merged.sort_values(["position", "mt"], kind="stable").reset_index(drop=True)
-        cache.store(key, merged, {**parts, "id": protein.id, "length": protein.length})
+        merged = merged.sort_values(["position"], kind="stable").reset_index(drop=True)
+        merged = cache.store(key, merged, {**parts, "id": protein.id, "length": protein.length},
+                             protein.sequence)
         log.info("%s: scored %d positions (%d from cache)", protein.id, len(missing), len(have))
     else:
         cache.hits += 1
         merged = known
         log.info("%s: all %d positions from cache", protein.id, len(positions))
-        if progress:
-            progress.update(len(positions) if strategy == "masked-marginals" else protein.length)
     table = merged[merged["position"].isin(set(positions))]
     return table.reset_index(drop=True)
 
 
 def run_scoring_job(backend, proteins: list[Protein], positions: dict[str, list[int]], strategy: str,
-                    outputs: dict[str, str | Path], cache: ScoreCache, window: int) -> None:
-    """Score every protein of a shard and write ``outputs[name]`` for each."""
+                    outputs: dict[str, str | Path], cache: ScoreCache, window: int,
+                    progress_every: float = 30.0) -> None:
+    """Score every protein of a shard and write ``outputs[name]`` for each; progress (positions
+    done of total, rate, ETA) goes to the log every ``progress_every`` seconds."""
     total = sum(len(positions[p.name]) if strategy == "masked-marginals" else p.length for p in proteins)
-    progress = Progress(total, f"{getattr(backend, 'name', 'model')}")
+    progress = Progress(total, f"{getattr(backend, 'name', 'model')}", every=progress_every)
+    passes_before = getattr(backend, "forward_passes", None)
     for protein in proteins:
         table = score_protein(backend, protein, strategy, positions[protein.name], cache, window, progress)
         write_table(table, outputs[protein.name])
-    log.info("done: %d sequences, %d cache hits, %d scored", len(proteins), cache.hits, cache.misses)
+    passes = "" if passes_before is None else f", {backend.forward_passes - passes_before} forward passes"
+    log.info("done: %d sequences, %d from cache, %d scored%s", len(proteins), cache.hits, cache.misses,
+             passes)

@@ -245,17 +245,22 @@ class LocalScorer:
 
 
 @torch.inference_mode()
-def reference_masked_marginals(loaded: LoadedModel, sequence: str) -> np.ndarray:
+def reference_masked_marginals(
+    loaded: LoadedModel, sequence: str, positions: Sequence[int] | None = None
+) -> np.ndarray:
     """The plain loop, as fair-esm's ``examples/variant-prediction/predict.py`` does it: one masked
-    copy per forward pass, fp32, batch 1. Returns (L, 20) log-probabilities (AMINO_ACIDS order).
-    Used by the parity test and the benchmark as the reference."""
+    copy per forward pass, fp32, batch 1, on the device the model is on. Returns (n, 20)
+    log-probabilities (AMINO_ACIDS order) at ``positions`` (1-based, default all). Used by the
+    parity test and the benchmark as the reference."""
     model, alphabet = loaded.model.eval(), loaded.alphabet
+    device = next(model.parameters()).device
     _, _, batch_tokens = alphabet.get_batch_converter()([("seq", sequence)])
+    batch_tokens = batch_tokens.to(device)
     aa = [alphabet.get_idx(a) for a in AMINO_ACIDS]
     out = []
-    for i in range(1, len(sequence) + 1):
+    for i in positions or range(1, len(sequence) + 1):
         masked = batch_tokens.clone()
         masked[0, i] = alphabet.mask_idx
         token_probs = torch.log_softmax(model(masked)["logits"], dim=-1)
-        out.append(token_probs[0, i, aa].numpy())
+        out.append(token_probs[0, i, aa].cpu().numpy())
     return np.stack(out)

@@ -147,9 +147,13 @@ def biolm_params():
 
 
 def scoring_runtime(shard):
-    """Minutes for one model over one shard, with room: ~0.02 s/position on a GPU, 3 s on a CPU."""
-    per_position = 3.0 if config["device"] == "cpu" else 0.05
-    return int(30 + shard.residues * per_position / 60)
+    """Minutes for one model over one shard, with room: a masked scan costs 2 x 650M parameters
+    x tokens per position (benchmarks/scan_speed.py); at a conservative 40 GFLOP/s per CPU thread
+    (measured: 80-100) or 50 TFLOP/s per GPU (an H100 runs bf16 matrix multiplies at ~10x that)."""
+    window = config["max_residues"]
+    flop = 1.3e9 * sum(p.length * (min(p.length, window) + 2) for p in shard.proteins)
+    rate = 40e9 * config["threads"] if config["device"] == "cpu" else 50e12
+    return int(30 + flop / rate / 60)
 
 
 def per_sequence(pattern, shard, **wildcards):
@@ -180,8 +184,11 @@ def experimental_column(wildcards):
 
 
 def final_outputs():
+    # the sequence table and mask plan are asked for here: no scoring job reads them (see
+    # rules/scoring.smk), they document the run
     return (
-        expand(
+        ["results/sequences.tsv", "results/mask_plan.tsv"]
+        + expand(
             ["results/{name}/ensemble.tsv", "results/{name}/heatmap.png", "results/{name}/heatmap.svg"],
             name=NAMES,
         )

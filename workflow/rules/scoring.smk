@@ -8,8 +8,10 @@ for shard in SHARDS:
         name:
             f"score_{shard.id}"
         input:
-            sequences="results/sequences.tsv",
-            plan="results/mask_plan.tsv",
+            # The FASTA itself, as ancient: after an edit of the file only the shards whose content
+            # (params.content) changed rerun, not every finished one. Not results/sequences.tsv:
+            # Snakemake reruns every job downstream of a job that reruns, ancient or not.
+            fasta=ancient(config["sequences"]),
             checkpoint=checkpoint_input,
         output:
             tables=per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
@@ -20,7 +22,7 @@ for shard in SHARDS:
             f"benchmarks/score/{{model}}/{shard.id}.tsv"
         params:
             shard=shard.id,
-            names=shard.names,
+            content=shard.digest(),  # names and residues of the shard's sequences
             backend=config["backend"],
             strategy=config["strategy"],
             model_dir=config["model_dir"],
@@ -32,6 +34,7 @@ for shard in SHARDS:
             cache_dir=config["cache_dir"],
             weights_lock=config["weights_lock"],
             biolm=biolm_params(),
+            fast_path=config["fast_path"],
         threads: scoring_threads()
         resources:
             **scoring_resources(),

@@ -1,10 +1,11 @@
 """rule score_<shard>: score one shard of sequences with one model (loaded once)."""
-import pandas as pd
+from pathlib import Path
+
 import torch
 
 from esm1v_scan.cache import ScoreCache
-from esm1v_scan.fasta import read_sequences_table
-from esm1v_scan.planning import parse_ranges
+from esm1v_scan.fasta import read_fasta
+from esm1v_scan.planning import sites_for
 from esm1v_scan.provenance import git_state, job_record, write_json
 from esm1v_scan.runner import run_scoring_job
 from esm1v_scan.scripting import rule_script
@@ -12,10 +13,12 @@ from esm1v_scan.scripting import rule_script
 with rule_script(snakemake) as log:
     p = snakemake.params
     model = snakemake.wildcards.model
-    names = list(p.names)
-    by_name = {x.name: x for x in read_sequences_table(snakemake.input.sequences)}
-    plan = pd.read_csv(snakemake.input.plan, sep="\t", dtype={"positions": str}).set_index("name")
-    positions = {n: parse_ranges(plan.loc[n, "positions"]) for n in names}
+    # outputs are results/{name}/scores/{model}.tsv, one per sequence of the shard
+    outputs = {Path(out).parent.parent.name: out for out in snakemake.output.tables}
+    names = list(outputs)
+    # the FASTA (checked at parse time already) and the positions the mask plan lists
+    by_name = {x.name: x for x in read_fasta(snakemake.input.fasta, max_length=None)}
+    positions = {n: sites_for(by_name[n], p.strategy) for n in names}
     locked = None  # the weights lock's row for the checkpoint, when one is checked
     if p.backend == "local":
         from esm1v_scan.models import load_model, resolve_checkpoint
@@ -27,9 +30,11 @@ with rule_script(snakemake) as log:
         if checkpoint is not None:  # the weights lock: same file as recorded, before loading it
             locked = verify(p.weights_lock, model, checkpoint)
         loaded = load_model(model, p.model_dir, p.offline)
-        backend = LocalScorer(loaded, p.device, p.batch_size, p.precision, p.max_residues)
-        log.info("model %s from %s on %s (%s, %d threads)", model, loaded.source, backend.device,
-                 p.precision, snakemake.threads)
+        backend = LocalScorer(loaded, p.device, p.batch_size, p.precision, p.max_residues,
+                              fast=p.fast_path)
+        log.info("model %s from %s on %s (%s, %s forward, %d threads)", model, loaded.source,
+                 backend.device, p.precision, "fast" if backend.fast is not None else "plain",
+                 snakemake.threads)
         window = p.max_residues
     else:  # biolm: the token comes from the environment, never through params
         from esm1v_scan.biolm import BiolmScorer, BiolmSettings, token_from_env
@@ -47,7 +52,7 @@ with rule_script(snakemake) as log:
         [by_name[n] for n in names],
         positions,
         p.strategy,
-        dict(zip(names, snakemake.output.tables)),
+        outputs,
         cache,
         window,
     )

@@ -1,0 +1,457 @@
+#!/usr/bin/env python
+"""Masked-marginal scan speed, side by side in one run: the reference loop, our scorer, the ceiling.
+
+    python benchmarks/scan_speed.py                  # this machine: CPU, or the GPU if torch sees one
+    python benchmarks/scan_speed.py --quick          # small architecture only, a minute on 2 cores
+    python benchmarks/scan_speed.py --positions 4    # fewer sampled positions per measurement
+    python benchmarks/scan_speed.py --device cuda --precisions bf16 fp16 --threads 8
+
+What it measures, for each architecture (the real ESM-1v: 33 layers, width 1280, 652M parameters,
+random weights, since the cost does not depend on the values; and a small one for quick runs) and
+each length L (100 and 300 residues by default):
+
+  reference      one masked copy per forward pass, fp32, batch 1, fair-esm's model(tokens), as
+                 fair-esm's examples/variant-prediction/predict.py does it   (a)
+  plain <prec>   fair-esm's model(tokens) with our batching (and autocast for bf16/fp16)
+  ours <prec>    esm1v_scan.scoring.LocalScorer with its defaults for the device (fast forward,
+                 batch size auto) in each precision; "ours fp32" is the default   (b)
+  wt-marginals   LocalScorer(strategy="wt-marginals"), fp32: one pass per protein
+  torch.mm       the matrix-multiply rate of the device at that precision and thread count, on
+                 large square matrices: the practical ceiling   (c)
+
+On a CPU the time of a full scan is extrapolated from ``--positions`` positions spread over the
+sequence (each position costs the same); on a GPU every position is scanned. Each measurement is
+preceded by a warm-up batch and repeated ``--repeats`` times, interleaved; the best is shown.
+
+Columns:
+  s/scan       seconds for all L positions of one model (wt-marginals: its one pass)
+  tokens/s     (L + 2) tokens per masked copy, copies per second times that
+  GFLOP/s      effective: 2 x parameters x tokens per second (attention products not counted)
+  x ref        speed over the reference (b / a)
+  % mm         effective rate over torch.mm's rate at the same precision (b / c)
+  peak MiB     CPU: peak resident memory of the process during the measurement (the model
+               included); GPU: torch.cuda.max_memory_allocated during it
+  max|dlogp|   largest |log p difference| to the reference's fp32 log-probabilities at the
+               same positions (20 amino acids per position)
+  spearman     Spearman correlation of the substitution scores (log p(mt) - log p(wt), wild-type
+               rows left out) with the reference's
+
+On a GPU it also times a full five-model scan of the 300-residue protein (five random models,
+built on the GPU; model loading from disk not included). Then it prints the targets of the
+project (issue 5) with the figures that meet or miss them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
+
+from esm1v_scan.fast import onednn_available  # noqa: E402
+from esm1v_scan.fasta import AMINO_ACIDS  # noqa: E402
+from esm1v_scan.models import LoadedModel  # noqa: E402
+from esm1v_scan.scoring import LocalScorer, reference_masked_marginals  # noqa: E402
+from esm1v_scan.tiny import tiny_args  # noqa: E402
+
+ARCHS = {
+    "esm1v": dict(layers=33, embed_dim=1280, heads=20),  # the real ESM-1v
+    "small": dict(layers=6, embed_dim=320, heads=20),  # ESM-2 8M-like, for quick runs
+}
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+# -- set-up ---------------------------------------------------------------------------------------
+def random_model(arch: str, seed: int, device: torch.device) -> LoadedModel:
+    """fair-esm's ProteinBertModel in the ESM-1v configuration with random weights, built on the
+    device (the initialisation of esm1v_scan.tiny: N(0, 2/sqrt(fan_in)) for every matrix, so the
+    output distributions are peaked like a trained model's, not flat)."""
+    import esm
+
+    args = tiny_args(**ARCHS[arch])
+    alphabet = esm.Alphabet.from_architecture("roberta_large")
+    model_args = argparse.Namespace(**{k.replace("encoder_", ""): v for k, v in vars(args).items()})
+    torch.manual_seed(seed)
+    with torch.device(device):
+        model = esm.ProteinBertModel(model_args, alphabet)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, 2.0 / p.shape[-1] ** 0.5)
+    model.eval()
+    return LoadedModel(f"random-{arch}-{seed}", model, alphabet, "random", f"random:{arch}:{seed}")
+
+
+def test_sequence(length: int, seed: int = 7) -> str:
+    rng = np.random.default_rng(seed)
+    return "".join(rng.choice(list(AMINO_ACIDS), size=length))
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class PeakMemory:
+    """Peak memory during a block: GPU allocator peak, or the process's resident set on CPU
+    (sampled every 2 ms from /proc; ru_maxrss where /proc is missing)."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.peak = 0
+
+    def __enter__(self):
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            return self
+        self._stop = threading.Event()
+        self._statm = Path("/proc/self/statm")
+        if self._statm.exists():
+            self._thread = threading.Thread(target=self._sample, daemon=True)
+            self._thread.start()
+        return self
+
+    def _rss(self) -> int:
+        return int(self._statm.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.002)
+
+    def __exit__(self, *exc):
+        if self.device.type == "cuda":
+            self.peak = torch.cuda.max_memory_allocated(self.device)
+            return
+        self._stop.set()
+        if self._statm.exists():
+            self._thread.join()
+            self.peak = max(self.peak, self._rss())
+        else:
+            self.peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+    @property
+    def mib(self) -> float:
+        return self.peak / 2**20
+
+
+def matmul_rate(dtype: torch.dtype, device: torch.device, n: int, repeats: int = 5,
+                kernel: str = "torch.mm") -> float:
+    """FLOP/s of an n x n by n x n product, best of ``repeats``."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    if kernel == "onednn":
+        def f():
+            return torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")
+    else:
+        def f():
+            return torch.mm(a, b)
+    f()
+    sync(device)
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        f()
+        sync(device)
+        best = min(best, time.perf_counter() - t)
+    return 2.0 * n**3 / best
+
+
+# -- measurements ---------------------------------------------------------------------------------
+@dataclass
+class Row:
+    arch: str
+    length: int
+    variant: str
+    precision: str
+    batch: str
+    seconds_per_scan: float = float("nan")
+    tokens_per_s: float = float("nan")
+    flops: float = float("nan")
+    x_ref: float = float("nan")
+    pct_mm: float = float("nan")
+    peak_mib: float = float("nan")
+    max_dlogp: float = float("nan")
+    spearman: float = float("nan")
+    note: str = ""
+    logp: np.ndarray | None = field(default=None, repr=False)
+    positions: list = field(default_factory=list, repr=False)
+
+
+def scores_from_logp(logp: np.ndarray, sequence: str, positions) -> np.ndarray:
+    """Substitution scores log p(mt) - log p(wt), wild-type rows left out, flattened."""
+    out = []
+    for row, pos in zip(logp, positions):
+        w = sequence[pos - 1]
+        wi = AMINO_ACIDS.index(w)
+        out.append(np.delete(row - row[wi], wi))
+    return np.concatenate(out)
+
+
+def timed(fn, device, repeats: int):
+    """(best seconds, result, peak MiB) of fn() over ``repeats`` runs."""
+    best, result, peak = float("inf"), None, 0.0
+    for _ in range(repeats):
+        gc.collect()
+        with PeakMemory(device) as mem:
+            sync(device)
+            t = time.perf_counter()
+            result = fn()
+            sync(device)
+            dt = time.perf_counter() - t
+        best = min(best, dt)
+        peak = max(peak, mem.mib)
+    return best, result, peak
+
+
+def bench_arch(arch: str, lengths, precisions, device, args, mm: dict) -> list[Row]:
+    rows: list[Row] = []
+    t0 = time.perf_counter()
+    loaded = random_model(arch, seed=1, device=device)
+    n_params = sum(p.numel() for p in loaded.model.parameters())
+    print(f"\n## {arch}: {ARCHS[arch]['layers']} layers, width {ARCHS[arch]['embed_dim']}, "
+          f"{n_params / 1e6:.0f}M parameters (built in {time.perf_counter() - t0:.1f} s)", flush=True)
+    scorers = {}
+    for prec in precisions:
+        t = time.perf_counter()
+        scorers[("ours", prec)] = LocalScorer(loaded, device=str(device), precision=prec)
+        if prec != "fp32":
+            print(f"   ours {prec}: weights cast once in {time.perf_counter() - t:.1f} s", flush=True)
+        scorers[("plain", prec)] = LocalScorer(loaded, device=str(device), precision=prec, fast=False)
+    for L in lengths:
+        seq = test_sequence(L)
+        T = L + 2
+        full = device.type == "cuda" and not args.positions
+        n_pos = L if full else min(L, args.positions or 8)
+        positions = sorted({int(round(x)) for x in np.linspace(1, L, n_pos)})
+        print(f"\n### {arch}, L = {L}: {len(positions)} of {L} positions"
+              f"{' (all)' if len(positions) == L else ' sampled, times extrapolated to all L'}",
+              flush=True)
+
+        def per_scan(seconds, count):
+            return seconds / count * L
+
+        variants = [("reference", "fp32")]
+        variants += [("plain", p) for p in precisions if args.plain]
+        variants += [("ours", p) for p in precisions]
+        results: dict[tuple, Row] = {}
+        for v, prec in variants:  # warm-up: one batch each (kernel selection, caches, cuBLAS)
+            if v == "reference":
+                reference_masked_marginals(loaded, seq, positions[:1])
+            else:
+                sc = scorers[(v, prec)]
+                sc.score(seq, positions=positions[: sc._batch_size_for(L)])
+        for _ in range(args.repeats):
+            for v, prec in variants:
+                sub = positions
+                if device.type == "cpu" and prec == "fp16":
+                    sub = positions[: max(1, min(len(positions), 2))]  # no fp16 arithmetic in CPUs
+                if v == "reference":
+                    if full and len(positions) > 64:
+                        sub = positions[:: max(1, len(positions) // 64)]  # batch 1 is slow; sample
+                    secs, logp, peak = timed(lambda: reference_masked_marginals(loaded, seq, sub),
+                                             device, 1)
+                    batch = "1"
+                else:
+                    sc = scorers[(v, prec)]
+                    secs, df, peak = timed(lambda: sc.score(seq, positions=sub), device, 1)
+                    logp = df["log_prob"].to_numpy().reshape(len(sub), 20)
+                    batch = str(min(sc._batch_size_for(L), len(sub)))
+                row = results.get((v, prec))
+                sps = per_scan(secs, len(sub))
+                if row is None or sps < row.seconds_per_scan:
+                    name = v if v == "reference" else f"{v} {prec}"
+                    note = f"{len(sub)} positions" if len(sub) != len(positions) else ""
+                    results[(v, prec)] = Row(arch, L, name, prec, batch, sps, peak_mib=peak,
+                                             logp=logp, positions=list(sub), note=note)
+        # wt-marginals: one unmasked pass
+        sc = scorers[("ours", "fp32")]
+        sc.score(seq, strategy="wt-marginals")
+        secs, _, peak = timed(lambda: sc.score(seq, strategy="wt-marginals"), device, args.repeats)
+        wt = Row(arch, L, "wt-marginals", "fp32", "1", secs, peak_mib=peak, note="one pass")
+
+        ref = results[("reference", "fp32")]
+        ref_pos = {p: i for i, p in enumerate(ref.positions)}
+        for (v, prec), row in results.items():
+            row.tokens_per_s = T * L / row.seconds_per_scan
+            row.flops = 2.0 * n_params * row.tokens_per_s
+            row.x_ref = ref.seconds_per_scan / row.seconds_per_scan
+            row.pct_mm = 100 * row.flops / mm[("torch.mm", prec)]
+            common = [p for p in row.positions if p in ref_pos]
+            if v != "reference" and common:
+                mine = row.logp[[row.positions.index(p) for p in common]]
+                theirs = ref.logp[[ref_pos[p] for p in common]]
+                from scipy.stats import spearmanr
+
+                row.max_dlogp = float(np.abs(mine - theirs).max())
+                row.spearman = float(spearmanr(scores_from_logp(mine, seq, common),
+                                               scores_from_logp(theirs, seq, common)).statistic)
+            rows.append(row)
+        wt.tokens_per_s = T / wt.seconds_per_scan
+        wt.flops = 2.0 * n_params * wt.tokens_per_s
+        wt.pct_mm = 100 * wt.flops / mm[("torch.mm", "fp32")]
+        wt.x_ref = ref.seconds_per_scan / wt.seconds_per_scan
+        rows.append(wt)
+        print_rows([r for r in rows if r.length == L and r.arch == arch])
+    del scorers, loaded
+    gc.collect()
+    return rows
+
+
+def five_model_scan(device, precisions, args, L: int = 300) -> dict:
+    """Wall time of a full masked scan of an L-residue protein with five models (GPU)."""
+    seq = test_sequence(L)
+    out = {}
+    for prec in precisions:
+        total, passes = 0.0, 0
+        for k in range(1, 6):
+            loaded = random_model("esm1v", seed=k, device=device)
+            scorer = LocalScorer(loaded, device=str(device), precision=prec)
+            if k == 1:
+                scorer.score(seq, positions=list(range(1, 9)))  # warm-up (cuBLAS, kernels)
+            passes_before = scorer.forward_passes
+            sync(device)
+            t = time.perf_counter()
+            scorer.score(seq)
+            sync(device)
+            total += time.perf_counter() - t
+            passes += scorer.forward_passes - passes_before
+            bs = scorer._batch_size_for(L)
+            del scorer, loaded
+            gc.collect()
+            torch.cuda.empty_cache()
+        out[prec] = (total, passes, bs)
+        print(f"five-model scan, L = {L}, {prec}: {total:.2f} s for {passes} masked copies "
+              f"(batch {bs})", flush=True)
+    return out
+
+
+# -- output ---------------------------------------------------------------------------------------
+def fmt(x, spec):
+    return "-" if x is None or (isinstance(x, float) and np.isnan(x)) else format(x, spec)
+
+
+def print_rows(rows):
+    head = (f"{'variant':<14} {'batch':>5} {'s/scan':>9} {'tokens/s':>9} {'GFLOP/s':>8} {'x ref':>6} "
+            f"{'% mm':>6} {'peak MiB':>9} {'max|dlogp|':>10} {'spearman':>9}  note")
+    print(head)
+    for r in rows:
+        print(f"{r.variant:<14} {r.batch:>5} {fmt(r.seconds_per_scan, '9.2f')} "
+              f"{fmt(r.tokens_per_s, '9.0f')} {fmt(r.flops / 1e9, '8.1f')} {fmt(r.x_ref, '6.2f')} "
+              f"{fmt(r.pct_mm, '6.1f')} {fmt(r.peak_mib, '9.0f')} {fmt(r.max_dlogp, '10.2e')} "
+              f"{fmt(r.spearman, '9.5f')}  {r.note}", flush=True)
+
+
+def targets(rows, mm, device, five):
+    print("\n## Targets (issue 5)")
+
+    def find(variant, L=300, arch="esm1v"):
+        for r in rows:
+            if r.variant == variant and r.length == L and r.arch == arch:
+                return r
+        return None
+
+    def line(ok, text):
+        print(f"[{'MEETS' if ok else 'MISSES'}] {text}")
+
+    if device.type == "cpu":
+        r = find("ours fp32")
+        if r:
+            line(r.pct_mm >= 85, f"CPU fp32, L=300: {r.flops / 1e9:.0f} GFLOP/s effective = "
+                 f"{r.pct_mm:.0f}% of torch.mm fp32 ({mm[('torch.mm', 'fp32')] / 1e9:.0f} GFLOP/s); "
+                 f"target >= 85%")
+        r = find("ours bf16")
+        if r:
+            ok = r.x_ref >= 2 and r.spearman >= 0.999
+            line(ok, f"CPU bf16, L=300: {r.x_ref:.2f}x the fp32 reference (target >= 2x), Spearman "
+                 f"vs fp32 {r.spearman:.5f} (target >= 0.999), max |dlogp| {r.max_dlogp:.3f}"
+                 + ("" if ok else "; stays off by default"))
+    else:
+        r = find("ours bf16")
+        bf = mm.get(("torch.mm", "bf16"))
+        if r and bf:
+            line(r.pct_mm >= 40, f"GPU bf16, L=300: {r.flops / 1e12:.0f} TFLOP/s effective = "
+                 f"{r.pct_mm:.0f}% of torch.mm bf16 ({bf / 1e12:.0f} TFLOP/s); target >= 40%")
+            line(r.x_ref >= 20, f"GPU bf16 vs fp32 batch-1 reference: {r.x_ref:.1f}x; target >= 20x")
+        for prec, (secs, passes, bs) in five.items():
+            line(secs < 5, f"GPU five-model scan of 300 residues, {prec}: {secs:.2f} s; target < 5 s")
+    for L in (100, 300):
+        r = find("wt-marginals", L)
+        if r:
+            print(f"[INFO] wt-marginals, L={L}: {r.seconds_per_scan:.3f} s per model (one pass), "
+                  f"{5 * r.seconds_per_scan:.2f} s for five models")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    ap.add_argument("--archs", nargs="+", default=["small", "esm1v"], choices=list(ARCHS))
+    ap.add_argument("--lengths", nargs="+", type=int, default=[100, 300])
+    ap.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "fp16"], choices=list(DTYPES))
+    ap.add_argument("--positions", type=int, default=None,
+                    help="positions sampled per measurement (default: 8 on CPU, all on GPU)")
+    ap.add_argument("--repeats", type=int, default=None, help="best of N (default 1, quick 2)")
+    ap.add_argument("--no-plain", dest="plain", action="store_false",
+                    help="skip fair-esm's plain forward with our batching")
+    ap.add_argument("--quick", action="store_true", help="small architecture only")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.archs = ["small"]
+    args.repeats = args.repeats or (2 if args.quick else 1)
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if args.device == "auto" else args.device))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print("# esm1v-scan masked-marginal scan benchmark")
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    print(f"machine: {platform.node()}, {cpu}, {os.cpu_count()} CPUs; torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; oneDNN {'yes' if onednn_available() else 'no'}")
+    if device.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(device)}, "
+              f"{torch.cuda.get_device_properties(device).total_memory / 2**30:.0f} GiB")
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    t_start = time.perf_counter()
+
+    n = 8192 if device.type == "cuda" else 2048
+    mm = {}
+    for prec in args.precisions:
+        mm[("torch.mm", prec)] = matmul_rate(DTYPES[prec], device, n if prec != "fp16" or
+                                             device.type == "cuda" else 1024)
+        if device.type == "cpu" and onednn_available() and prec != "fp16":
+            mm[("onednn", prec)] = matmul_rate(DTYPES[prec], device, n, kernel="onednn")
+    print(f"\n## matrix-multiply ceiling ({n} x {n}; fp16 on CPU at 1024)")
+    for (kernel, prec), rate in mm.items():
+        print(f"{kernel:<9} {prec}: {rate / 1e9:8.1f} GFLOP/s")
+
+    rows = []
+    for arch in args.archs:
+        lengths = args.lengths
+        rows += bench_arch(arch, lengths, args.precisions, device, args, mm)
+    five = {}
+    if device.type == "cuda" and "esm1v" in args.archs:
+        print("\n## five models, full scan")
+        five = five_model_scan(device, [p for p in args.precisions if p != "fp32"] or ["fp32"], args)
+    targets(rows, mm, device, five)
+    print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+          f"benchmark took {time.perf_counter() - t_start:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
