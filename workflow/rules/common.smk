@@ -171,6 +171,15 @@ def variant_positions():
     return {vl.spec.id: planning.format_ranges(vl.positions) for vl in VARIANT_LISTS.values()}
 
 
+def shard_positions(shard):
+    """variant_positions() for one shard's sequences (most shards: none, every position scored)."""
+    return {
+        VARIANT_LISTS[n].spec.id: planning.format_ranges(VARIANT_LISTS[n].positions)
+        for n in shard.names
+        if n in VARIANT_LISTS
+    }
+
+
 def variant_file(wildcards):
     return VARIANT_LISTS[wildcards.name].spec.path
 

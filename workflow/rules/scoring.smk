@@ -23,6 +23,7 @@ for shard in SHARDS:
         params:
             shard=shard.id,
             content=shard.digest(),  # names and residues of the shard's sequences
+            positions=shard_positions(shard),  # mutation lists: only their sites (FASTA id -> '3,7-9')
             backend=config["backend"],
             strategy=config["strategy"],
             model_dir=config["model_dir"],

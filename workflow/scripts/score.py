@@ -5,7 +5,7 @@ import torch
 
 from esm1v_scan.cache import ScoreCache
 from esm1v_scan.fasta import read_fasta
-from esm1v_scan.planning import sites_for
+from esm1v_scan.planning import parse_ranges, sites_for
 from esm1v_scan.provenance import git_state, job_record, write_json
 from esm1v_scan.runner import run_scoring_job
 from esm1v_scan.scripting import rule_script
@@ -18,7 +18,8 @@ with rule_script(snakemake) as log:
     names = list(outputs)
     # the FASTA (checked at parse time already) and the positions the mask plan lists
     by_name = {x.name: x for x in read_fasta(snakemake.input.fasta, max_length=None)}
-    positions = {n: sites_for(by_name[n], p.strategy) for n in names}
+    listed = {seq_id: parse_ranges(ranges) for seq_id, ranges in dict(p.positions).items()}
+    positions = {n: sites_for(by_name[n], p.strategy, listed.get(by_name[n].id)) for n in names}
     locked = None  # the weights lock's row for the checkpoint, when one is checked
     if p.backend == "local":
         from esm1v_scan.models import load_model, resolve_checkpoint

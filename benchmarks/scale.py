@@ -1,0 +1,177 @@
+#!/usr/bin/env python
+"""Scale checks: a 20,000-sequence proteome's DAG and dry run, and what the score cache saves.
+
+    python benchmarks/scale.py                 # dry run of 20,000 sequences + cache timings
+    python benchmarks/scale.py --sequences 5000 --shard-residues 50000
+    python benchmarks/scale.py --workflow      # also: real workflow runs, 100 proteins + 1 more
+
+1. Dry run. Writes a FASTA of ``--sequences`` random proteins (50-800 residues, seeded) and times
+   ``snakemake -n`` on it with this checkout's Snakefile (parse-time FASTA validation, shards,
+   per-shard rules, the DAG). Target: under a minute for 20,000 sequences. Prints the number of
+   scoring jobs (one per model and shard: it grows with the residues, not the sequences).
+2. Cache. With a tiny random model (the cost of a lookup does not depend on the model), one
+   scoring job as the workflow runs it (esm1v_scan.runner.run_scoring_job) on 100 proteins, then
+   on the same 100 plus one new protein with the same cache folder, then a second project holding
+   one of the proteins under another name. Prints wall time and forward passes of each.
+3. With --workflow: the same as 2 through Snakemake (two models, three shards), timing the first
+   run and the rerun after one protein is appended (only the last shard's jobs run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from esm1v_scan.fasta import AMINO_ACIDS, Protein, read_fasta  # noqa: E402
+from esm1v_scan.planning import assign_shards  # noqa: E402
+
+MODELS = [f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6)]
+
+
+def write_random_fasta(path: Path, n: int, lo: int = 50, hi: int = 800, seed: int = 0) -> int:
+    rng = random.Random(seed)
+    residues = 0
+    with path.open("w") as fh:
+        for i in range(n):
+            length = rng.randint(lo, hi)
+            residues += length
+            seq = "".join(rng.choices(AMINO_ACIDS, k=length))
+            fh.write(f">sp|Q{i:05d}|PROT{i}_HUMAN random protein {i}\n")
+            for j in range(0, length, 60):
+                fh.write(seq[j : j + 60] + "\n")
+    return residues
+
+
+def snakemake(workdir: Path, config: dict, *args: str) -> tuple[float, str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    cfg = workdir / "bench-config.yaml"
+    cfg.write_text(yaml.safe_dump(config, sort_keys=False))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(workdir), "--configfile", str(cfg), "--cores", "2", *args]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    secs = time.perf_counter() - t
+    out = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise SystemExit(f"snakemake failed ({proc.returncode}):\n{out[-3000:]}")
+    return secs, out
+
+
+def job_counts(out: str) -> dict[str, int]:
+    counts = {}
+    for m in re.finditer(r"^(\w+)\s+(\d+)$", out, re.M):
+        counts[m.group(1)] = int(m.group(2))
+    return counts
+
+
+def dry_run(n: int, shard_residues: int, tmp: Path) -> None:
+    print(f"## 1. dry run of {n:,} sequences (shard_residues {shard_residues:,})")
+    fasta = tmp / "proteome.fasta"
+    residues = write_random_fasta(fasta, n)
+    t = time.perf_counter()
+    proteins = read_fasta(fasta)
+    t_parse = time.perf_counter() - t
+    t = time.perf_counter()
+    shards = assign_shards(proteins, shard_residues)
+    t_shard = time.perf_counter() - t
+    print(f"{n:,} sequences, {residues:,} residues, {len(shards)} shards; in-process: FASTA parse and "
+          f"validation {t_parse:.2f} s, shard assignment {t_shard * 1e3:.0f} ms")
+    config = {"sequences": str(fasta), "models": MODELS, "model_dir": str(tmp / "no_models"),
+              "offline": False, "device": "cpu", "cache_dir": "", "shard_residues": shard_residues}
+    load = os.getloadavg()[0]
+    secs, out = snakemake(tmp / "dry", config, "-n", "--quiet", "rules")
+    counts = job_counts(out)
+    score_jobs = sum(v for k, v in counts.items() if k.startswith("score_"))
+    print(f"snakemake -n: {secs:.1f} s wall (load average {load:.2f} at start), {counts.get('total')} jobs "
+          f"of which {score_jobs} scoring jobs = {len(shards)} shards x {len(MODELS)} models")
+    print(f"[{'MEETS' if secs < 60 else 'MISSES'}] dry run of {n:,} sequences in {secs:.1f} s; "
+          "target < 60 s (for 20,000)")
+
+
+def cache_timings(tmp: Path) -> None:
+    import torch
+
+    from esm1v_scan.cache import ScoreCache
+    from esm1v_scan.models import load_model
+    from esm1v_scan.runner import run_scoring_job
+    from esm1v_scan.scoring import LocalScorer
+    from esm1v_scan.tiny import write_tiny_models
+
+    print("\n## 2. score cache (tiny random model, one scoring job as the workflow runs it)")
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    write_tiny_models(tmp / "tiny", MODELS[:1])
+    loaded = load_model(MODELS[0], tmp / "tiny", offline=True)
+    rng = random.Random(1)
+    prots = [Protein(f"p{i}", f"p{i}", "".join(rng.choices(AMINO_ACIDS, k=rng.randint(50, 150))))
+             for i in range(100)]
+    new = Protein("new", "new", "".join(rng.choices(AMINO_ACIDS, k=120)))
+    cache = tmp / "cache"
+
+    def job(label, proteins, out):
+        scorer = LocalScorer(loaded, device="cpu")  # a new job: nothing in memory
+        positions = {p.name: list(range(1, p.length + 1)) for p in proteins}
+        outputs = {p.name: tmp / out / f"{p.name}.tsv" for p in proteins}
+        t = time.perf_counter()
+        run_scoring_job(scorer, proteins, positions, "masked-marginals", outputs, ScoreCache(cache), 1022)
+        secs = time.perf_counter() - t
+        print(f"{label:<52} {secs:7.2f} s  {scorer.forward_passes:6d} forward passes")
+
+    job(f"100 proteins ({sum(p.length for p in prots):,} positions), empty cache", prots, "run1")
+    job(f"same 100 + 1 new protein ({new.length} positions)", prots + [new], "run2")
+    job("another project: 1 of them under another name", [Protein("other", "other", prots[5].sequence)],
+        "project2")
+
+
+def workflow_timings(tmp: Path) -> None:
+    from esm1v_scan.tiny import write_tiny_models
+
+    print("\n## 3. workflow: 100 proteins, then one appended (tiny models, 2 models, 3 shards)")
+    write_tiny_models(tmp / "tiny_wf", MODELS[:2])
+    rng = random.Random(2)
+    seqs = {f"p{i:03d}": "".join(rng.choices(AMINO_ACIDS, k=rng.randint(20, 40))) for i in range(100)}
+    fasta = tmp / "wf.fasta"
+    fasta.write_text("".join(f">{k}\n{v}\n" for k, v in seqs.items()))
+    config = {"sequences": str(fasta), "models": MODELS[:2], "model_dir": str(tmp / "tiny_wf"),
+              "offline": True, "device": "cpu", "threads": 1, "cache_dir": str(tmp / "wf_cache"),
+              "shard_residues": 1100}
+    secs, out = snakemake(tmp / "wf", config)
+    print(f"first run: {secs:.1f} s, jobs: {job_counts(out).get('total')}")
+    with fasta.open("a") as fh:
+        fh.write(">zz_new\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n")
+    secs, out = snakemake(tmp / "wf", config)
+    counts = job_counts(out)
+    print(f"after appending one protein: {secs:.1f} s, jobs: "
+          + ", ".join(f"{k} {v}" for k, v in counts.items() if k != "total"))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--sequences", type=int, default=20_000)
+    ap.add_argument("--shard-residues", type=int, default=200_000,
+                    help="the config default; the number of scoring jobs follows it")
+    ap.add_argument("--workflow", action="store_true", help="also time real workflow runs (~2 min)")
+    ap.add_argument("--skip-dry-run", action="store_true")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="esm1v-scale-") as d:
+        tmp = Path(d)
+        if not args.skip_dry_run:
+            dry_run(args.sequences, args.shard_residues, tmp)
+        cache_timings(tmp)
+        if args.workflow:
+            workflow_timings(tmp)
+
+
+if __name__ == "__main__":
+    main()
