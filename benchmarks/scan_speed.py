@@ -82,6 +82,7 @@ def random_model(arch: str, seed: int, device: torch.device) -> LoadedModel:
     args = tiny_args(**ARCHS[arch])
     alphabet = esm.Alphabet.from_architecture("roberta_large")
     model_args = argparse.Namespace(**{k.replace("encoder_", ""): v for k, v in vars(args).items()})
+    model_args.emb_layer_norm_before = True  # as fair-esm sets it for ESM-1b/1v checkpoints
     torch.manual_seed(seed)
     with torch.device(device):
         model = esm.ProteinBertModel(model_args, alphabet)

@@ -184,3 +184,18 @@ def test_progress_rate_and_eta(monkeypatch, caplog):
         "m: 50/100 positions (20 from cache), 1.00 positions/s, ETA 50 s",
         "m: 100/100 positions (20 from cache), 2.00 positions/s, ETA 0 s",
     ]
+
+
+def test_the_job_manifest_says_what_came_from_where(scorer, tmp_path):
+    a, b = Protein("sp|A|X", "sp_A_X", SEQ[:30]), Protein("b", "b", SEQ[:12])
+    cache = ScoreCache(tmp_path / "cache")
+    outputs = {"sp_A_X": tmp_path / "a.tsv", "b": tmp_path / "b.tsv"}
+    run_scoring_job(scorer, [a], {"sp_A_X": [1, 2, 3]}, "masked-marginals", outputs, cache, 1022)
+    manifest = run_scoring_job(scorer, [a, b], {"sp_A_X": list(range(1, 31)), "b": [4, 5, 6, 9]},
+                               "masked-marginals", outputs, cache, 1022)
+    assert manifest.to_dict("records") == [
+        {"name": "sp_A_X", "id": "sp|A|X", "length": 30, "sha256": a.sha256, "positions": "1-30",
+         "from_cache": 3, "scored": 27, "table": str(tmp_path / "a.tsv")},
+        {"name": "b", "id": "b", "length": 12, "sha256": b.sha256, "positions": "4-6,9",
+         "from_cache": 0, "scored": 4, "table": str(tmp_path / "b.tsv")},
+    ]

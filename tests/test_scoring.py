@@ -229,3 +229,26 @@ def test_a_second_fast_scorer_shares_the_fused_weights(tiny_dir):
     b = LocalScorer(loaded, device="cpu")
     assert a.fast.layers[0].qkv.weight.data_ptr() == b.fast.layers[0].qkv.weight.data_ptr()
     np.testing.assert_array_equal(a.score(SEQ)["log_prob"], b.score(SEQ)["log_prob"])
+
+
+def test_fast_path_with_the_embedding_layer_norm(tiny_model):
+    """ESM-1b-style checkpoints with emb_layer_norm_before (fair-esm sets it when the weights have
+    it) take the same fast path: same numbers as fair-esm's forward."""
+    import esm
+
+    from esm1v_scan.models import LoadedModel
+    from esm1v_scan.tiny import tiny_args
+
+    args = argparse.Namespace(**{k.replace("encoder_", ""): v for k, v in vars(tiny_args()).items()})
+    args.emb_layer_norm_before = True
+    torch.manual_seed(0)
+    model = esm.ProteinBertModel(args, tiny_model.alphabet).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0.0, 0.5)  # layer norm weights and biases too: visibly not the identity
+    loaded = LoadedModel("elnb", model, tiny_model.alphabet, "memory", "memory:elnb")
+    assert model.emb_layer_norm_before is not None
+    fast = LocalScorer(loaded, device="cpu").score(SEQ)
+    plain = LocalScorer(loaded, device="cpu", fast=False).score(SEQ)
+    assert np.ptp(plain["log_prob"]) > 1.0
+    np.testing.assert_allclose(fast["log_prob"], plain["log_prob"], atol=1e-5, rtol=1e-6)

@@ -105,3 +105,20 @@ def test_a_finished_run_gains_one_protein(tmp_path, base_config):
         assert re.search(r"done: \d+ sequences, \d+ from cache, 1 scored, 33 forward passes", log)
     assert (wd / "results/zz_new/heatmap.png").exists()
     assert len(pd.read_csv(wd / "results/zz_new/ensemble.tsv", sep="\t")) == 33 * 20
+    for m in MODELS[:2]:  # one manifest per model and shard, the stale one removed
+        manifests = list((wd / "results/shards" / last).glob(f"{m}-*.tsv"))
+        assert len(manifests) == 1
+        rows = pd.read_csv(manifests[0], sep="\t").set_index("name")
+        assert rows.loc["zz_new", "scored"] == 33 and rows.drop("zz_new")["scored"].sum() == 0
+
+    # one residue of a first-shard protein edited: only that shard reruns, and scores only it
+    edited = plan[plan.shard == shards[0]]["name"].iloc[0]
+    seqs[edited] = ("A" if seqs[edited][0] != "A" else "C") + seqs[edited][1:]
+    write_fasta(fasta, seqs)
+    proc = run_workflow(wd, config)
+    ran = set(re.findall(r"rule (\w+):", proc.stdout + proc.stderr))
+    assert {r for r in ran if r.startswith(("score_", "ensemble_", "heatmap_"))} == {
+        f"score_{shards[0]}", f"ensemble_{shards[0]}", f"heatmap_{shards[0]}"}
+    log = (wd / f"logs/score/{MODELS[0]}/{shards[0]}.log").read_text()
+    assert f"{edited}: scored {len(seqs[edited])} positions (0 from cache)" in log
+    assert re.search(r"done: \d+ sequences, \d+ from cache, 1 scored, \d+ forward passes", log)

@@ -114,9 +114,8 @@ class Shard:
         return [p.name for p in self.proteins]
 
     def digest(self) -> str:
-        """sha256 of the shard's names and sequences: the scoring job's params carry it (not the
-        name list: Snakemake stores params with every output file), so a job reruns exactly when
-        its shard's content changes."""
+        """sha256 of the shard's names and sequences: the scoring job's manifest is named by it
+        (rules/common.smk), so a job reruns exactly when its shard's content changes."""
         h = hashlib.sha256()
         for p in self.proteins:
             h.update(f"{p.name}\t{p.sha256}\n".encode())

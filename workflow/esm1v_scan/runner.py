@@ -15,6 +15,7 @@ import pandas as pd
 
 from .cache import ScoreCache, cache_key
 from .fasta import Protein
+from .planning import format_ranges
 from .scoring import Progress
 from .tables import write_table
 
@@ -33,7 +34,10 @@ def cache_parts(backend, protein: Protein, strategy: str, window: int) -> dict:
 
 
 def score_protein(backend, protein: Protein, strategy: str, positions: list[int], cache: ScoreCache,
-                  window: int, progress: Progress | None = None) -> pd.DataFrame:
+                  window: int, progress: Progress | None = None, counts: dict | None = None
+                  ) -> pd.DataFrame:
+    """The table of ``protein`` at ``positions``: from the cache what it has, the rest scored
+    (and stored). ``counts`` (if given) receives how many positions came from where."""
     parts = cache_parts(backend, protein, strategy, window)
     key = cache_key(**parts)
     known = cache.load(key, protein.sequence)
@@ -46,6 +50,8 @@ def score_protein(backend, protein: Protein, strategy: str, positions: list[int]
         from_cache = len(positions) - len(missing)
     if progress and from_cache:
         progress.update(from_cache, cached=True)
+    if counts is not None:
+        counts.update(from_cache=from_cache, scored=len(missing))
     if missing:
         cache.misses += 1
         fresh = backend.score(protein.sequence, strategy, missing, progress)
@@ -62,17 +68,30 @@ def score_protein(backend, protein: Protein, strategy: str, positions: list[int]
     return table.reset_index(drop=True)
 
 
+MANIFEST_COLUMNS = ["name", "id", "length", "sha256", "positions", "from_cache", "scored", "table"]
+
+
 def run_scoring_job(backend, proteins: list[Protein], positions: dict[str, list[int]], strategy: str,
                     outputs: dict[str, str | Path], cache: ScoreCache, window: int,
-                    progress_every: float = 30.0) -> None:
+                    progress_every: float = 30.0) -> pd.DataFrame:
     """Score every protein of a shard and write ``outputs[name]`` for each; progress (positions
-    done of total, rate, ETA) goes to the log every ``progress_every`` seconds."""
+    done of total, rate, ETA) goes to the log every ``progress_every`` seconds.
+
+    Returns the shard's manifest, one row per protein: name, id, length, sha256, positions
+    (ranges), from_cache and scored (position counts) and table (the file written)."""
     total = sum(len(positions[p.name]) if strategy == "masked-marginals" else p.length for p in proteins)
     progress = Progress(total, f"{getattr(backend, 'name', 'model')}", every=progress_every)
     passes_before = getattr(backend, "forward_passes", None)
+    rows = []
     for protein in proteins:
-        table = score_protein(backend, protein, strategy, positions[protein.name], cache, window, progress)
+        counts: dict = {}
+        table = score_protein(backend, protein, strategy, positions[protein.name], cache, window,
+                              progress, counts)
         write_table(table, outputs[protein.name])
+        rows.append([protein.name, protein.id, protein.length, protein.sha256,
+                     format_ranges(positions[protein.name]), counts["from_cache"], counts["scored"],
+                     str(outputs[protein.name])])
     passes = "" if passes_before is None else f", {backend.forward_passes - passes_before} forward passes"
     log.info("done: %d sequences, %d from cache, %d scored%s", len(proteins), cache.hits, cache.misses,
              passes)
+    return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)

@@ -1,4 +1,5 @@
 # Shared set-up: config validation, the parsed FASTA, shards, and helpers for the rules.
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -178,6 +179,15 @@ def shard_positions(shard):
         for n in shard.names
         if n in VARIANT_LISTS
     }
+
+
+def manifest(shard, model="{model}"):
+    """The scoring job's manifest, named by the shard's content (names, residues, positions):
+    after an edit of the FASTA or a mutation list, exactly the shards whose content changed get
+    a new name, so exactly their jobs rerun (an output nobody asks for by name, such as the table
+    of a protein added to a finished shard, would not make Snakemake rerun a job)."""
+    tag = hashlib.sha256(f"{shard.digest()} {sorted(shard_positions(shard).items())}".encode())
+    return f"results/shards/{shard.id}/{model}-{tag.hexdigest()[:16]}.tsv"
 
 
 def variant_file(wildcards):

@@ -7,7 +7,10 @@ for shard in SHARDS:
         name:
             f"ensemble_{shard.id}"
         input:
-            expand(per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"), model=MODELS),
+            # the scoring jobs' manifests, one per model, which list the shard's per-sequence
+            # tables: 5 inputs instead of 5 x sequences keeps a proteome's DAG small (a dry run
+            # of 20,000 sequences: benchmarks/scale.py)
+            [manifest(shard, model) for model in MODELS],
         output:
             per_sequence("results/{name}/ensemble.tsv", shard),
         log:

@@ -1,5 +1,6 @@
 # One scoring job per (model, shard): it loads the model once and scores every sequence of the
-# shard. Rules are made per shard because a job writes one table per sequence of its shard.
+# shard. Rules are made per shard because a job writes one table per sequence of its shard, plus
+# the shard's manifest results/shards/<shard>/<model>.tsv listing them.
 
 
 for shard in SHARDS:
@@ -9,20 +10,19 @@ for shard in SHARDS:
             f"score_{shard.id}"
         input:
             # The FASTA itself, as ancient: after an edit of the file only the shards whose content
-            # (params.content) changed rerun, not every finished one. Not results/sequences.tsv:
-            # Snakemake reruns every job downstream of a job that reruns, ancient or not.
+            # changed rerun (their manifest's name changes), not every finished one. Not
+            # results/sequences.tsv: Snakemake reruns every job downstream of a job that reruns.
             fasta=ancient(config["sequences"]),
             checkpoint=checkpoint_input,
         output:
-            tables=per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
-            provenance=f"results/provenance/jobs/{{model}}/{shard.id}.json",
+            # what the job wrote (and what came from the cache); the ensemble job's input
+            manifest=manifest(shard),
         log:
             f"logs/score/{{model}}/{shard.id}.log",
         benchmark:
             f"benchmarks/score/{{model}}/{shard.id}.tsv"
         params:
             shard=shard.id,
-            content=shard.digest(),  # names and residues of the shard's sequences
             positions=shard_positions(shard),  # mutation lists: only their sites (FASTA id -> '3,7-9')
             backend=config["backend"],
             strategy=config["strategy"],

@@ -9,6 +9,7 @@ from esm1v_scan.planning import parse_ranges, sites_for
 from esm1v_scan.provenance import git_state, job_record, write_json
 from esm1v_scan.runner import run_scoring_job
 from esm1v_scan.scripting import rule_script
+from esm1v_scan.tables import write_table
 
 with rule_script(snakemake) as log:
     p = snakemake.params
@@ -48,7 +49,7 @@ with rule_script(snakemake) as log:
                  model, backend.endpoint, backend.base_url, settings.items_per_request,
                  settings.max_in_flight, settings.response_cache or "off")
     cache = ScoreCache(p.cache_dir or None)
-    run_scoring_job(
+    manifest = run_scoring_job(
         backend,
         [by_name[n] for n in names],
         positions,
@@ -66,3 +67,9 @@ with rule_script(snakemake) as log:
         record["checkpoint"]["weights_lock"] = (
             f"matches {p.weights_lock}" if locked else "not recorded in a weights lock")
     write_json(record, snakemake.output.provenance)
+    # last: the manifest tells the ensemble job that every table is there
+    write_table(manifest, snakemake.output.manifest)
+    mine = Path(snakemake.output.manifest)
+    for stale in mine.parent.glob(f"{model}-*.tsv"):  # manifests of the shard's earlier contents
+        if stale != mine:
+            stale.unlink()
