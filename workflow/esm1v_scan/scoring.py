@@ -137,9 +137,10 @@ class LocalScorer:
             # ~64k tokens per pass already fill the largest GPUs' matrix units
             return max(1, min(by_memory, 65536 // tokens))
         if self.fast is not None:
-            # CPU, oneDNN: matrix multiplies of >= ~200 rows run at full rate; more copies per
-            # pass only spill the caches (benchmarks/scan_speed.py measures it)
-            return -(-256 // tokens)
+            # CPU, oneDNN: matrix multiplies of a few hundred rows run at full rate; ~512 rows
+            # measured a few % faster than one copy per pass (at 102 and 302 tokens), far more
+            # only spill the caches
+            return -(-512 // tokens)
         # plain CPU forward: batching does not help (shared/reference/cpu-performance-notes.md)
         return max(1, 1024 // tokens)
 
