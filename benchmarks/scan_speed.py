@@ -21,7 +21,9 @@ each length L (100 and 300 residues by default):
 
 On a CPU the time of a full scan is extrapolated from ``--positions`` positions spread over the
 sequence (each position costs the same); on a GPU every position is scanned. Each measurement is
-preceded by a warm-up batch and repeated ``--repeats`` times, interleaved; the best is shown.
+preceded by a warm-up batch and repeated ``--repeats`` times; the best is shown. Variants run one
+after another (each scorer built, measured at every length, dropped), so the peak memory shown is
+the variant's own: the fp32 model plus, for bf16/fp16, its cast weights, plus activations.
 
 Columns:
   s/scan       seconds for all L positions of one model (wt-marginals: its one pass)
@@ -217,74 +219,76 @@ def timed(fn, device, repeats: int):
 
 
 def bench_arch(arch: str, lengths, precisions, device, args, mm: dict) -> list[Row]:
+    """All variants at all lengths for one architecture. Variant by variant (each scorer built,
+    measured at every length, then dropped), so the peak memory of a variant is its own."""
     rows: list[Row] = []
     t0 = time.perf_counter()
     loaded = random_model(arch, seed=1, device=device)
     n_params = sum(p.numel() for p in loaded.model.parameters())
     print(f"\n## {arch}: {ARCHS[arch]['layers']} layers, width {ARCHS[arch]['embed_dim']}, "
           f"{n_params / 1e6:.0f}M parameters (built in {time.perf_counter() - t0:.1f} s)", flush=True)
-    scorers = {}
-    for prec in precisions:
-        t = time.perf_counter()
-        scorers[("ours", prec)] = LocalScorer(loaded, device=str(device), precision=prec)
-        if prec != "fp32":
-            print(f"   ours {prec}: weights cast once in {time.perf_counter() - t:.1f} s", flush=True)
-        scorers[("plain", prec)] = LocalScorer(loaded, device=str(device), precision=prec, fast=False)
+    seqs = {L: test_sequence(L) for L in lengths}
+    sampled = {}
     for L in lengths:
-        seq = test_sequence(L)
-        T = L + 2
-        full = device.type == "cuda" and not args.positions
-        n_pos = L if full else min(L, args.positions or 8)
-        positions = sorted({int(round(x)) for x in np.linspace(1, L, n_pos)})
-        print(f"\n### {arch}, L = {L}: {len(positions)} of {L} positions"
-              f"{' (all)' if len(positions) == L else ' sampled, times extrapolated to all L'}",
-              flush=True)
-
-        def per_scan(seconds, count):
-            return seconds / count * L
-
-        variants = [("reference", "fp32")]
-        variants += [("plain", p) for p in precisions if args.plain]
-        variants += [("ours", p) for p in precisions]
-        results: dict[tuple, Row] = {}
-        for v, prec in variants:  # warm-up: one batch each (kernel selection, caches, cuBLAS)
-            if v == "reference":
-                reference_masked_marginals(loaded, seq, positions[:1])
+        n_pos = L if device.type == "cuda" and not args.positions else min(L, args.positions or 8)
+        sampled[L] = sorted({int(round(x)) for x in np.linspace(1, L, n_pos)})
+    variants = [("reference", "fp32")]
+    for prec in precisions:
+        variants += [("plain", prec)] if args.plain else []
+        variants += [("ours", prec)]
+    results: dict[tuple, Row] = {}
+    wt_rows = {}
+    for v, prec in variants:
+        scorer = None
+        if v != "reference":
+            t = time.perf_counter()
+            scorer = LocalScorer(loaded, device=str(device), precision=prec, fast=(v == "ours"))
+            if v == "ours" and prec != "fp32":
+                print(f"   ours {prec}: weights cast once in {time.perf_counter() - t:.1f} s", flush=True)
+        for L in lengths:
+            seq, sub = seqs[L], sampled[L]
+            if device.type == "cpu" and prec == "fp16":
+                sub = sub[:2]  # CPUs have no fp16 arithmetic: slow, so only two positions
+            if v == "reference" and len(sub) > 64:
+                sub = sub[:: len(sub) // 64]  # batch 1 is slow on a GPU too: a sample
+            if scorer is None:
+                def run():
+                    return reference_masked_marginals(loaded, seq, sub)
+                batch = "1"
             else:
-                sc = scorers[(v, prec)]
-                sc.score(seq, positions=positions[: sc._batch_size_for(L)])
-        for _ in range(args.repeats):
-            for v, prec in variants:
-                sub = positions
-                if device.type == "cpu" and prec == "fp16":
-                    sub = positions[: max(1, min(len(positions), 2))]  # no fp16 arithmetic in CPUs
-                if v == "reference":
-                    if full and len(positions) > 64:
-                        sub = positions[:: max(1, len(positions) // 64)]  # batch 1 is slow; sample
-                    secs, logp, peak = timed(lambda: reference_masked_marginals(loaded, seq, sub),
-                                             device, 1)
-                    batch = "1"
-                else:
-                    sc = scorers[(v, prec)]
-                    secs, df, peak = timed(lambda: sc.score(seq, positions=sub), device, 1)
-                    logp = df["log_prob"].to_numpy().reshape(len(sub), 20)
-                    batch = str(min(sc._batch_size_for(L), len(sub)))
-                row = results.get((v, prec))
-                sps = per_scan(secs, len(sub))
-                if row is None or sps < row.seconds_per_scan:
-                    name = v if v == "reference" else f"{v} {prec}"
-                    note = f"{len(sub)} positions" if len(sub) != len(positions) else ""
-                    results[(v, prec)] = Row(arch, L, name, prec, batch, sps, peak_mib=peak,
-                                             logp=logp, positions=list(sub), note=note)
-        # wt-marginals: one unmasked pass
-        sc = scorers[("ours", "fp32")]
-        sc.score(seq, strategy="wt-marginals")
-        secs, _, peak = timed(lambda: sc.score(seq, strategy="wt-marginals"), device, args.repeats)
-        wt = Row(arch, L, "wt-marginals", "fp32", "1", secs, peak_mib=peak, note="one pass")
+                def run():
+                    return scorer.score(seq, positions=sub)["log_prob"].to_numpy().reshape(-1, 20)
+                batch = str(min(scorer._batch_size_for(L), len(sub)))
+            # warm-up: one batch (kernel selection, caches, cuBLAS)
+            if scorer is None:
+                reference_masked_marginals(loaded, seq, sub[:1])
+            else:
+                scorer.score(seq, positions=sub[: scorer._batch_size_for(L)])
+            secs, logp, peak = timed(run, device, args.repeats)
+            note = f"{len(sub)} positions" if len(sub) != len(sampled[L]) else ""
+            name = v if v == "reference" else f"{v} {prec}"
+            results[(L, v, prec)] = Row(arch, L, name, prec, batch, secs / len(sub) * L,
+                                        peak_mib=peak, logp=logp, positions=list(sub), note=note)
+            if (v, prec) == ("ours", "fp32"):  # wt-marginals: one unmasked pass
+                scorer.score(seq, strategy="wt-marginals")
+                secs, _, peak = timed(lambda: scorer.score(seq, strategy="wt-marginals"), device,
+                                      args.repeats)
+                wt_rows[L] = Row(arch, L, "wt-marginals", "fp32", "1", secs, peak_mib=peak,
+                                 note="one pass")
+        del scorer
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
 
-        ref = results[("reference", "fp32")]
+    from scipy.stats import spearmanr
+
+    for L in lengths:
+        seq, T = seqs[L], L + 2
+        ref = results[(L, "reference", "fp32")]
         ref_pos = {p: i for i, p in enumerate(ref.positions)}
-        for (v, prec), row in results.items():
+        for (length, v, prec), row in results.items():
+            if length != L:
+                continue
             row.tokens_per_s = T * L / row.seconds_per_scan
             row.flops = 2.0 * n_params * row.tokens_per_s
             row.x_ref = ref.seconds_per_scan / row.seconds_per_scan
@@ -293,19 +297,21 @@ def bench_arch(arch: str, lengths, precisions, device, args, mm: dict) -> list[R
             if v != "reference" and common:
                 mine = row.logp[[row.positions.index(p) for p in common]]
                 theirs = ref.logp[[ref_pos[p] for p in common]]
-                from scipy.stats import spearmanr
-
                 row.max_dlogp = float(np.abs(mine - theirs).max())
                 row.spearman = float(spearmanr(scores_from_logp(mine, seq, common),
                                                scores_from_logp(theirs, seq, common)).statistic)
             rows.append(row)
+        wt = wt_rows[L]
         wt.tokens_per_s = T / wt.seconds_per_scan
         wt.flops = 2.0 * n_params * wt.tokens_per_s
         wt.pct_mm = 100 * wt.flops / mm[("torch.mm", "fp32")]
         wt.x_ref = ref.seconds_per_scan / wt.seconds_per_scan
         rows.append(wt)
+        n = len(sampled[L])
+        print(f"\n### {arch}, L = {L}: {n} of {L} positions"
+              f"{' (all)' if n == L else ' sampled, times extrapolated to all L'}", flush=True)
         print_rows([r for r in rows if r.length == L and r.arch == arch])
-    del scorers, loaded
+    del loaded
     gc.collect()
     return rows
 
@@ -433,11 +439,11 @@ def main(argv=None):
     n = 8192 if device.type == "cuda" else 2048
     mm = {}
     for prec in args.precisions:
-        mm[("torch.mm", prec)] = matmul_rate(DTYPES[prec], device, n if prec != "fp16" or
-                                             device.type == "cuda" else 1024)
+        slow = device.type == "cpu" and prec == "fp16"  # no fp16 kernel in CPUs: small matrices
+        mm[("torch.mm", prec)] = matmul_rate(DTYPES[prec], device, 512 if slow else n)
         if device.type == "cpu" and onednn_available() and prec != "fp16":
             mm[("onednn", prec)] = matmul_rate(DTYPES[prec], device, n, kernel="onednn")
-    print(f"\n## matrix-multiply ceiling ({n} x {n}; fp16 on CPU at 1024)")
+    print(f"\n## matrix-multiply ceiling ({n} x {n}{'; fp16 at 512' if device.type == 'cpu' else ''})")
     for (kernel, prec), rate in mm.items():
         print(f"{kernel:<9} {prec}: {rate / 1e9:8.1f} GFLOP/s")
 
