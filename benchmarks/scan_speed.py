@@ -247,8 +247,9 @@ def bench_arch(arch: str, lengths, precisions, device, args, mm: dict) -> list[R
                 print(f"   ours {prec}: weights cast once in {time.perf_counter() - t:.1f} s", flush=True)
         for L in lengths:
             seq, sub = seqs[L], sampled[L]
-            if device.type == "cpu" and prec == "fp16":
-                sub = sub[:2]  # CPUs have no fp16 arithmetic: slow, so only two positions
+            slow = device.type == "cpu" and prec == "fp16"
+            if slow:
+                sub = sub[:1]  # CPUs have no fp16 arithmetic: slow, so one position, no warm-up
             if v == "reference" and len(sub) > 64:
                 sub = sub[:: len(sub) // 64]  # batch 1 is slow on a GPU too: a sample
             if scorer is None:
@@ -260,12 +261,14 @@ def bench_arch(arch: str, lengths, precisions, device, args, mm: dict) -> list[R
                     return scorer.score(seq, positions=sub)["log_prob"].to_numpy().reshape(-1, 20)
                 batch = str(min(scorer._batch_size_for(L), len(sub)))
             # warm-up: one batch (kernel selection, caches, cuBLAS)
-            if scorer is None:
+            if slow:
+                pass
+            elif scorer is None:
                 reference_masked_marginals(loaded, seq, sub[:1])
             else:
                 scorer.score(seq, positions=sub[: scorer._batch_size_for(L)])
             secs, logp, peak = timed(run, device, args.repeats)
-            note = f"{len(sub)} positions" if len(sub) != len(sampled[L]) else ""
+            note = "" if len(sub) == len(sampled[L]) else f"{len(sub)} position{'s' * (len(sub) > 1)}"
             name = v if v == "reference" else f"{v} {prec}"
             results[(L, v, prec)] = Row(arch, L, name, prec, batch, secs / len(sub) * L,
                                         peak_mib=peak, logp=logp, positions=list(sub), note=note)
@@ -362,6 +365,8 @@ def print_rows(rows):
 
 def targets(rows, mm, device, five):
     print("\n## Targets (issue 5)")
+    if not any(r.arch == "esm1v" for r in rows):
+        print("(the targets refer to the ESM-1v architecture: run without --quick)")
 
     def find(variant, L=300, arch="esm1v"):
         for r in rows:
