@@ -103,6 +103,10 @@ def test_a_finished_run_gains_one_protein(tmp_path, base_config):
         log = (wd / f"logs/score/{m}/{last}.log").read_text()
         assert "zz_new: scored 33 positions (0 from cache)" in log
         assert re.search(r"done: \d+ sequences, \d+ from cache, 1 scored, 33 forward passes", log)
+        # the progress line (positions done of total, rate, ETA) is in the job's log
+        total = plan2.loc[plan2.shard == last, "length"].sum()
+        assert re.search(rf"{m}: {total}/{total} positions \({total - 33} from cache\), "
+                         r"[\d.]+ positions/s, ETA 0 s", log)
     assert (wd / "results/zz_new/heatmap.png").exists()
     assert len(pd.read_csv(wd / "results/zz_new/ensemble.tsv", sep="\t")) == 33 * 20
     for m in MODELS[:2]:  # one manifest per model and shard, the stale one removed
