@@ -1,6 +1,6 @@
 # One scoring job per (model, shard): it loads the model once and scores every sequence of the
 # shard. Rules are made per shard because a job writes one table per sequence of its shard, plus
-# the shard's manifest results/shards/<shard>/<model>.tsv listing them.
+# the shard's manifest results/shards/<shard>/<model>-<content hash>.tsv listing them.
 
 
 for shard in SHARDS:
@@ -15,6 +15,8 @@ for shard in SHARDS:
             fasta=ancient(config["sequences"]),
             checkpoint=checkpoint_input,
         output:
+            tables=per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
+            provenance=f"results/provenance/jobs/{{model}}/{shard.id}.json",
             # what the job wrote (and what came from the cache); the ensemble job's input
             manifest=manifest(shard),
         log:
