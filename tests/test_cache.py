@@ -167,7 +167,7 @@ def test_progress_lines_in_the_job_log(scorer, tmp_path, caplog):
     assert lines[-1].startswith(f"{MODELS[0]}: 70/70 positions (30 from cache)")
     assert lines[-1].endswith("ETA 0 s")
     assert len(lines) > 3  # one line per batch here (progress_every=0)
-    assert any(r.getMessage() == "done: 2 sequences, 1 from cache, 1 scored, 40 forward passes"
+    assert any(r.getMessage() == "done: 2 sequences, 1 cache hits, 1 scored, 40 forward passes"
                for r in caplog.records)
 
 
@@ -186,16 +186,20 @@ def test_progress_rate_and_eta(monkeypatch, caplog):
     ]
 
 
-def test_the_job_manifest_says_what_came_from_where(scorer, tmp_path):
+def test_the_job_manifest_lists_the_tables(scorer, tmp_path):
+    """The manifest depends on the inputs only: the same bytes whether positions came from the
+    cache or not (a resumed run equals a clean one)."""
     a, b = Protein("sp|A|X", "sp_A_X", SEQ[:30]), Protein("b", "b", SEQ[:12])
-    cache = ScoreCache(tmp_path / "cache")
     outputs = {"sp_A_X": tmp_path / "a.tsv", "b": tmp_path / "b.tsv"}
-    run_scoring_job(scorer, [a], {"sp_A_X": [1, 2, 3]}, "masked-marginals", outputs, cache, 1022)
-    manifest = run_scoring_job(scorer, [a, b], {"sp_A_X": list(range(1, 31)), "b": [4, 5, 6, 9]},
-                               "masked-marginals", outputs, cache, 1022)
-    assert manifest.to_dict("records") == [
+    positions = {"sp_A_X": list(range(1, 31)), "b": [4, 5, 6, 9]}
+    cold = run_scoring_job(scorer, [a, b], positions, "masked-marginals", outputs,
+                           ScoreCache(tmp_path / "cache"), 1022)
+    warm = run_scoring_job(scorer, [a, b], positions, "masked-marginals", outputs,
+                           ScoreCache(tmp_path / "cache"), 1022)
+    assert cold.to_dict("records") == [
         {"name": "sp_A_X", "id": "sp|A|X", "length": 30, "sha256": a.sha256, "positions": "1-30",
-         "from_cache": 3, "scored": 27, "table": str(tmp_path / "a.tsv")},
+         "table": str(tmp_path / "a.tsv")},
         {"name": "b", "id": "b", "length": 12, "sha256": b.sha256, "positions": "4-6,9",
-         "from_cache": 0, "scored": 4, "table": str(tmp_path / "b.tsv")},
+         "table": str(tmp_path / "b.tsv")},
     ]
+    pd.testing.assert_frame_equal(cold, warm)

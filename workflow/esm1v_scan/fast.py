@@ -15,8 +15,8 @@ model code it does not need; the plain ``model(tokens)`` path stays available fo
    multiply; on these machines they reach ~200 GFLOP/s at ESM-1v's shapes where the default BLAS
    path reaches ~130-170. Elsewhere (GPU, or a torch without oneDNN) plain ``F.linear``.
 3. The q, k, v projections run as one matrix multiply (their weights are re-seated, unchanged, into
-   one tensor, so no memory is duplicated); attention is ``F.scaled_dot_product_attention`` (flash
-   kernels on CPU and GPU, no T x T matrix held per head).
+   one tensor, so no memory is duplicated). Attention in fp32 keeps fair-esm's order of operations;
+   in bf16/fp16 it is ``F.scaled_dot_product_attention`` (flash kernels, no T x T matrix held).
 4. bf16 / fp16: the weights are cast once (autocast casts them again in every pass), the matrix
    multiplies and attention run in that precision, the residual stream, layer norms, softmax and
    LM head stay in fp32.
@@ -171,12 +171,20 @@ class FastMaskedLM:
         return y if self.dtype == torch.float32 else y.to(self.dtype)
 
     def _attention(self, q, k, v, batch: int):
-        """q: (B*Tq, E), k, v: (B*T, E) -> (B*Tq, E); heads split from the feature axis."""
+        """q: (B*Tq, E), k, v: (B*T, E) -> (B*Tq, E); heads split from the feature axis.
+
+        fp32: fair-esm's own order (scaled q, q k^T, softmax, times v), so the result stays within
+        a few ulp of the plain forward (CPU flash attention's fast exp alone costs ~1e-5 in log p,
+        for 0-5% of the time). bf16/fp16: flash attention, whose rounding is far below theirs."""
         h, d = self.heads, self.embed_dim // self.heads
         q = q.view(batch, -1, h, d).transpose(1, 2)
         k = k.view(batch, -1, h, d).transpose(1, 2)
         v = v.view(batch, -1, h, d).transpose(1, 2)
-        o = F.scaled_dot_product_attention(q, k, v, scale=self.scaling)
+        if self.dtype == torch.float32:
+            weights = torch.softmax(torch.matmul(q * self.scaling, k.transpose(-1, -2)), dim=-1)
+            o = torch.matmul(weights, v)
+        else:
+            o = F.scaled_dot_product_attention(q, k, v, scale=self.scaling)
         return o.transpose(1, 2).reshape(-1, self.embed_dim)
 
     # -- forward ------------------------------------------------------------------------------

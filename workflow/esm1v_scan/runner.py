@@ -34,10 +34,9 @@ def cache_parts(backend, protein: Protein, strategy: str, window: int) -> dict:
 
 
 def score_protein(backend, protein: Protein, strategy: str, positions: list[int], cache: ScoreCache,
-                  window: int, progress: Progress | None = None, counts: dict | None = None
-                  ) -> pd.DataFrame:
+                  window: int, progress: Progress | None = None) -> pd.DataFrame:
     """The table of ``protein`` at ``positions``: from the cache what it has, the rest scored
-    (and stored). ``counts`` (if given) receives how many positions came from where."""
+    (and stored)."""
     parts = cache_parts(backend, protein, strategy, window)
     key = cache_key(**parts)
     known = cache.load(key, protein.sequence)
@@ -50,8 +49,6 @@ def score_protein(backend, protein: Protein, strategy: str, positions: list[int]
         from_cache = len(positions) - len(missing)
     if progress and from_cache:
         progress.update(from_cache, cached=True)
-    if counts is not None:
-        counts.update(from_cache=from_cache, scored=len(missing))
     if missing:
         cache.misses += 1
         fresh = backend.score(protein.sequence, strategy, missing, progress)
@@ -68,7 +65,7 @@ def score_protein(backend, protein: Protein, strategy: str, positions: list[int]
     return table.reset_index(drop=True)
 
 
-MANIFEST_COLUMNS = ["name", "id", "length", "sha256", "positions", "from_cache", "scored", "table"]
+MANIFEST_COLUMNS = ["name", "id", "length", "sha256", "positions", "table"]
 
 
 def run_scoring_job(backend, proteins: list[Protein], positions: dict[str, list[int]], strategy: str,
@@ -78,20 +75,19 @@ def run_scoring_job(backend, proteins: list[Protein], positions: dict[str, list[
     done of total, rate, ETA) goes to the log every ``progress_every`` seconds.
 
     Returns the shard's manifest, one row per protein: name, id, length, sha256, positions
-    (ranges), from_cache and scored (position counts) and table (the file written)."""
+    (ranges) and table (the file written). It depends on the inputs only (what came from the
+    cache goes to the log), so a resumed run writes the same bytes as a clean one."""
     total = sum(len(positions[p.name]) if strategy == "masked-marginals" else p.length for p in proteins)
     progress = Progress(total, f"{getattr(backend, 'name', 'model')}", every=progress_every)
     passes_before = getattr(backend, "forward_passes", None)
     rows = []
     for protein in proteins:
-        counts: dict = {}
         table = score_protein(backend, protein, strategy, positions[protein.name], cache, window,
-                              progress, counts)
+                              progress)
         write_table(table, outputs[protein.name])
         rows.append([protein.name, protein.id, protein.length, protein.sha256,
-                     format_ranges(positions[protein.name]), counts["from_cache"], counts["scored"],
-                     str(outputs[protein.name])])
+                     format_ranges(positions[protein.name]), str(outputs[protein.name])])
     passes = "" if passes_before is None else f", {backend.forward_passes - passes_before} forward passes"
-    log.info("done: %d sequences, %d from cache, %d scored%s", len(proteins), cache.hits, cache.misses,
+    log.info("done: %d sequences, %d cache hits, %d scored%s", len(proteins), cache.hits, cache.misses,
              passes)
     return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
