@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from esm1v_scan import biolm, fasta, models, planning, variants  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
-
 validate(config, "../schemas/config.schema.yaml")
 
 from esm1v_scan import provenance, weights  # noqa: E402
@@ -80,7 +79,9 @@ def checkpoint_file(model):
 
 #: models whose checkpoint is not in model_dir yet: only these are made by download_weights (a
 #: checkpoint already there is never fetched again, whatever rerun triggers say)
-MISSING_WEIGHTS = [m for m in MODELS if uses_model_dir() and not Path(checkpoint_file(m)).exists()]
+MISSING_WEIGHTS = [
+    m for m in MODELS if uses_model_dir() and not Path(checkpoint_file(m)).exists()
+]
 
 
 def checkpoint_input(wildcards):
@@ -121,7 +122,9 @@ def scoring_resources():
 def job_records():
     """The provenance record of every scoring job (model x shard)."""
     return expand(
-        "results/provenance/jobs/{model}/{shard}.json", model=MODELS, shard=[s.id for s in SHARDS]
+        "results/provenance/jobs/{model}/{shard}.json",
+        model=MODELS,
+        shard=[s.id for s in SHARDS],
     )
 
 
@@ -144,13 +147,17 @@ def biolm_params():
     """The biolm settings a scoring job uses, base URL resolved (the token is never a param)."""
     if config["backend"] != "biolm":
         return None
-    return {**config["biolm"], "base_url": biolm.resolve_base_url(config["biolm"]["base_url"])}
+    return {
+        **config["biolm"],
+        "base_url": biolm.resolve_base_url(config["biolm"]["base_url"]),
+    }
 
 
 def scoring_runtime(shard):
     """Minutes for one model over one shard, with room: a masked scan costs 2 x 650M parameters
     x tokens per position (benchmarks/scan_speed.py); at a conservative 40 GFLOP/s per CPU thread
-    (measured: 80-100) or 50 TFLOP/s per GPU (an H100 runs bf16 matrix multiplies at ~10x that)."""
+    (measured: 80-100) or 50 TFLOP/s per GPU (an H100 runs bf16 matrix multiplies at ~10x that).
+    """
     window = config["max_residues"]
     flop = 1.3e9 * sum(p.length * (min(p.length, window) + 2) for p in shard.proteins)
     rate = 40e9 * config["threads"] if config["device"] == "cpu" else 50e12
@@ -169,7 +176,10 @@ def one_of(names):
 
 def variant_positions():
     """FASTA id -> the positions to score ('1,5-7'), for sequences with a mutation list."""
-    return {vl.spec.id: planning.format_ranges(vl.positions) for vl in VARIANT_LISTS.values()}
+    return {
+        vl.spec.id: planning.format_ranges(vl.positions)
+        for vl in VARIANT_LISTS.values()
+    }
 
 
 def shard_positions(shard):
@@ -186,7 +196,9 @@ def manifest(shard, model="{model}"):
     after an edit of the FASTA or a mutation list, exactly the shards whose content changed get
     a new name, so exactly their jobs rerun (an output nobody asks for by name, such as the table
     of a protein added to a finished shard, would not make Snakemake rerun a job)."""
-    tag = hashlib.sha256(f"{shard.digest()} {sorted(shard_positions(shard).items())}".encode())
+    tag = hashlib.sha256(
+        f"{shard.digest()} {sorted(shard_positions(shard).items())}".encode()
+    )
     return f"results/shards/{shard.id}/{model}-{tag.hexdigest()[:16]}.tsv"
 
 
@@ -208,7 +220,11 @@ def final_outputs():
     return (
         ["results/sequences.tsv", "results/mask_plan.tsv"]
         + expand(
-            ["results/{name}/ensemble.tsv", "results/{name}/heatmap.png", "results/{name}/heatmap.svg"],
+            [
+                "results/{name}/ensemble.tsv",
+                "results/{name}/heatmap.png",
+                "results/{name}/heatmap.svg",
+            ],
             name=NAMES,
         )
         + expand("results/{name}/variants.tsv", name=list(VARIANT_LISTS))

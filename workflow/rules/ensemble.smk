@@ -15,11 +15,11 @@ for shard in SHARDS:
             per_sequence("results/{name}/ensemble.tsv", shard),
         log:
             f"logs/ensemble/{shard.id}.log",
-        params:
-            names=shard.names,
-            models=MODELS,
         localrule: True
         conda:
             "../../envs/base.yaml"
+        params:
+            names=shard.names,
+            models=MODELS,
         script:
             "../scripts/ensemble.py"

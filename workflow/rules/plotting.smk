@@ -16,18 +16,20 @@ for shard in SHARDS:
                     category="Heatmaps",
                     labels={"sequence": name, "figure": "heatmap"},
                 )
-                for path, name in zip(per_sequence("results/{name}/heatmap.png", shard), shard.names)
+                for path, name in zip(
+                    per_sequence("results/{name}/heatmap.png", shard), shard.names
+                )
             ],
             svg=per_sequence("results/{name}/heatmap.svg", shard),
         log:
             f"logs/heatmap/{shard.id}.log",
+        localrule: True
+        conda:
+            "../../envs/base.yaml"
         params:
             names=shard.names,
             ids=[p.id for p in shard.proteins],
             row_width=config["heatmap"]["row_width"],
             value=config["heatmap"]["value"],
-        localrule: True
-        conda:
-            "../../envs/base.yaml"
         script:
             "../scripts/heatmap.py"

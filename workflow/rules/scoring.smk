@@ -15,7 +15,9 @@ for shard in SHARDS:
             fasta=ancient(config["sequences"]),
             checkpoint=checkpoint_input,
         output:
-            tables=per_sequence("results/{name}/scores/{model}.tsv", shard, model="{model}"),
+            tables=per_sequence(
+                "results/{name}/scores/{model}.tsv", shard, model="{model}"
+            ),
             provenance=f"results/provenance/jobs/{{model}}/{shard.id}.json",
             # what the job wrote (and what came from the cache); the ensemble job's input
             manifest=manifest(shard),
@@ -23,6 +25,12 @@ for shard in SHARDS:
             f"logs/score/{{model}}/{shard.id}.log",
         benchmark:
             f"benchmarks/score/{{model}}/{shard.id}.tsv"
+        conda:
+            "../../envs/scoring.yaml"
+        threads: scoring_threads()
+        resources:
+            **scoring_resources(),
+            runtime=scoring_runtime(shard),
         params:
             shard=shard.id,
             positions=shard_positions(shard),  # mutation lists: only their sites (FASTA id -> '3,7-9')
@@ -38,11 +46,5 @@ for shard in SHARDS:
             weights_lock=config["weights_lock"],
             biolm=biolm_params(),
             fast_path=config["fast_path"],
-        threads: scoring_threads()
-        resources:
-            **scoring_resources(),
-            runtime=scoring_runtime(shard),
-        conda:
-            "../../envs/scoring.yaml"
         script:
             "../scripts/score.py"

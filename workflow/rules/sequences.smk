@@ -22,13 +22,13 @@ rule plan_masks:
         "results/mask_plan.tsv",
     log:
         "logs/plan_masks.log",
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
     params:
         strategy=config["strategy"],
         shard_residues=config["shard_residues"],
         max_residues=config["max_residues"],
         positions=variant_positions(),
-    localrule: True
-    conda:
-        "../../envs/base.yaml"
     script:
         "../scripts/plan_masks.py"
