@@ -28,12 +28,24 @@ makes.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@contextmanager
+def _without_onednn():
+    """torch's own kernels instead of oneDNN's for the ops inside (a process-wide switch)."""
+    was = torch.backends.mkldnn.enabled
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = was
 
 
 def supports(model) -> str | None:
@@ -181,8 +193,11 @@ class FastMaskedLM:
         k = k.view(batch, -1, h, d).transpose(1, 2)
         v = v.view(batch, -1, h, d).transpose(1, 2)
         if self.dtype == torch.float32:
-            weights = torch.softmax(torch.matmul(q * self.scaling, k.transpose(-1, -2)), dim=-1)
-            o = torch.matmul(weights, v)
+            # (not through oneDNN: its batched matmul compiles a kernel for every new shape,
+            # i.e. for every protein length, ~0.2 s each)
+            with _without_onednn():
+                weights = torch.softmax(torch.matmul(q * self.scaling, k.transpose(-1, -2)), dim=-1)
+                o = torch.matmul(weights, v)
         else:
             o = F.scaled_dot_product_attention(q, k, v, scale=self.scaling)
         return o.transpose(1, 2).reshape(-1, self.embed_dim)
