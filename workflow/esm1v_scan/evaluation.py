@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from html import escape
-from pathlib import Path
 
 import matplotlib
 
@@ -21,7 +20,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from .plotting import SAVE_METADATA  # noqa: E402
+from .plotting import save_figure  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +80,4 @@ def plot_scatter(scores, experiment, outputs, title: str, xlabel: str, ylabel: s
         rho_text = "n/a" if np.isnan(rho) else f"{rho:.3f}"
         ax.set_title(f"{title}\nSpearman rho = {rho_text}  (n = {n})", fontsize=9)
         ax.grid(alpha=0.3, lw=0.5)
-        for path in outputs:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-            fig.savefig(tmp, dpi=150, metadata=SAVE_METADATA.get(path.suffix, {}),
-                        bbox_inches="tight")
-            tmp.replace(path)
-        plt.close(fig)
+        save_figure(fig, outputs)

@@ -32,6 +32,17 @@ def score_matrix(df: pd.DataFrame, value: str) -> tuple[np.ndarray, list[int], s
     return pivot.to_numpy(float), positions, "".join(wt)
 
 
+def save_figure(fig, outputs) -> None:
+    """Save ``fig`` to each path (format from the suffix) atomically, without dates, then close it."""
+    for path in outputs:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        fig.savefig(tmp, dpi=150, metadata=SAVE_METADATA.get(path.suffix, {}), bbox_inches="tight")
+        tmp.replace(path)
+    plt.close(fig)
+
+
 def colour_limits(mat: np.ndarray) -> dict:
     """Limits of the diverging scale, centred on 0: each side reaches the 99th percentile of the
     scores on that side, and at least a tenth of the other side (so a scan with few positive
@@ -83,11 +94,4 @@ def plot_heatmap(df: pd.DataFrame, title: str, outputs, value: str = "score_mean
         axes[0, 0].set_title(title)
         cbar = fig.colorbar(image, ax=axes[:, 0].tolist(), fraction=0.025, pad=0.01)
         cbar.set_label(label)
-        for path in outputs:
-            path = Path(path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-            fig.savefig(tmp, dpi=150, metadata=SAVE_METADATA.get(path.suffix, {}),
-                        bbox_inches="tight")
-            tmp.replace(path)
-        plt.close(fig)
+        save_figure(fig, outputs)
