@@ -66,6 +66,7 @@ def _settings(tiny_dir, model=0, precision="fp32", fast=True, strategy="masked-m
 CHANGES = {
     "window": {"window": 40},
     "precision": {"precision": "bf16"},
+    "bf16 or fp16": ({"precision": "bf16"}, {"precision": "fp16"}),
     "strategy": {"strategy": "wt-marginals"},
     "checkpoint": {"model": 1},
     "fast path in bf16": ({"precision": "bf16"}, {"precision": "bf16", "fast": False}),
