@@ -112,4 +112,5 @@ def test_unrecognised_separator_message_says_separator(tmp_path):
         read_variants(VariantSpec("ubq", str(path)), UBQ)
     assert str(err.value) == (
         f"{path}: no column 'mutant' (the mutant column; columns found: 'mutant;DMS_score'); "
-        "only one column was found: set separator for this file")
+        "only one column was found: set separator for this file (not comma-separated?) "
+        "or mutant_column")

@@ -247,7 +247,8 @@ def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
         raise InputError(f"cannot read the variant file: {str(err).splitlines()[0]}", file) from None
     if spec.mutant_column not in df.columns:
         cols = ", ".join(f"'{c}'" for c in list(df.columns)[:12])
-        hint = ("; only one column was found: set separator for this file"
+        hint = ("; only one column was found: set separator for this file (not comma-separated?) "
+                "or mutant_column"
                 if len(df.columns) == 1 else "; set mutant_column for this file")
         raise InputError(f"no column '{spec.mutant_column}' (the mutant column; columns found: {cols})"
                          f"{hint}", file)
