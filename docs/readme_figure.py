@@ -1,8 +1,8 @@
 """Draw the README's heatmap from REAL ESM-1v scores: the five models' wild-type-marginal scores of
-TEM-1 beta-lactamase published with Meier et al. 2021 (fair-esm's example data, in ../shared/data),
+TEM-1 beta-lactamase published with Meier et al. 2021 (fair-esm's example data, MIT, carried in tests/data/),
 drawn with the workflow's own plotting code.
 
-    .venv/bin/python docs/readme_figure.py ../shared/data/BLAT_ECOLX_Ranganathan2015_labeled.csv
+    .venv/bin/python docs/readme_figure.py   # [labelled CSV, default tests/data/...]
 """
 
 import sys
@@ -14,7 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 from esm1v_scan.fasta import AMINO_ACIDS  # noqa: E402
 from esm1v_scan.plotting import plot_heatmap  # noqa: E402
 
-src = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/BLAT_ECOLX_Ranganathan2015_labeled.csv")
+DEFAULT = Path(__file__).resolve().parents[1] / "tests/data/BLAT_ECOLX_Ranganathan2015_labeled.csv"
+src = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
 df = pd.read_csv(src)
 models = [f"esm1v_t33_650M_UR90_{k}" for k in range(1, 6)]
 df["wt"], df["position"], df["mt"] = df.mutant.str[0], df.mutant.str[1:-1].astype(int), df.mutant.str[-1]

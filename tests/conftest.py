@@ -13,8 +13,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))  # this checkout's package, before any installed one
 
-# the team's shared data (../shared next to the checkout; ESM1V_SCAN_SHARED points elsewhere)
-SHARED = Path(os.environ.get("ESM1V_SCAN_SHARED", REPO.parent / "shared"))
+#: real data carried in the repository (fair-esm's TEM-1 example, MIT: tests/data/README.md)
+DATA = REPO / "tests" / "data"
 MODELS = [f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6)]
 
 

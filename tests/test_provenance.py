@@ -24,7 +24,7 @@ def test_local_job_record(tiny_model, tiny_dir, monkeypatch):
     digest = hashlib.sha256((tiny_dir / f"{MODELS[0]}.pt").read_bytes()).hexdigest()
     assert rec["checkpoint"] == {"source": str(tiny_dir / f"{MODELS[0]}.pt"), "sha256": digest,
                                  "size": (tiny_dir / f"{MODELS[0]}.pt").stat().st_size}
-    assert rec["identity"] == f"fair-esm:sha256:{digest}:bf16"
+    assert rec["identity"] == f"fair-esm:sha256:{digest}:bf16:fast"
     assert (rec["device"], rec["precision"], rec["batch_size"]) == ("cpu", "bf16", 4)
     assert rec["packages"]["torch"] == torch.__version__
     assert rec["slurm_job_id"] == "4242"

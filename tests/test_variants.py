@@ -1,13 +1,11 @@
 """Mutation lists: reading, checking, sites to score, multi-mutant sums; evaluation (Spearman,
 scatter); the real BLAT_ECOLX data through the evaluation and ensemble code."""
 
-import re
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SHARED
+from conftest import DATA
 from esm1v_scan.ensemble import ensemble
 from esm1v_scan.errors import InputError
 from esm1v_scan.evaluation import evaluate, evaluation_html, plot_scatter, spearman
@@ -222,16 +220,13 @@ def test_scatter_is_written_and_byte_reproducible(tmp_path):
 
 
 # -- the real data ------------------------------------------------------------------------------
-@pytest.mark.skipif(not (SHARED / "data").exists(), reason="../shared/data is absent")
 def test_blat_ecolx_real_esm1v_scores_give_the_published_spearman():
     """The real ESM-1v wild-type-marginal scores of TEM-1 (fair-esm's labelled file), fed through
     the variant reader (offset 24, every wild type checked), the ensemble and the evaluation."""
-    data = SHARED / "data"
-    readme = (data / "README.md").read_text()
-    seq = re.search(r"^([ACDEFGHIKLMNPQRSTVWY]{200,})\s*$", readme, re.M).group(1)
-    assert len(seq) == 263
+    seq = "".join((DATA / "BLAT_ECOLX.fasta").read_text().splitlines()[1:])
+    assert len(seq) == 263 and seq.startswith("HPETLVKVKD") and seq.endswith("ASLIKHW")
     protein = Protein("BLAT_ECOLX", "BLAT_ECOLX", seq)
-    spec = VariantSpec(protein.id, str(data / "BLAT_ECOLX_Ranganathan2015_labeled.csv"), offset=24,
+    spec = VariantSpec(protein.id, str(DATA / "BLAT_ECOLX_Ranganathan2015_labeled.csv"), offset=24,
                        score_column="2500")
     vl = read_variants(spec, protein)
     assert len(vl.mutations) == 4996 and all(len(m) == 1 for m in vl.mutations)

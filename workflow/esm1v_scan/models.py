@@ -102,6 +102,15 @@ class LoadedModel:
         return int(self.model.args.max_positions) - 2
 
 
+def first_sentence(text: str, limit: int = 200) -> str:
+    """The first sentence of an error message, whole words only (torch's run on for lines)."""
+    line = (text.strip().splitlines() or [""])[0]
+    line = line.split(". ")[0].rstrip(".")
+    if len(line) > limit:
+        line = line[:limit].rsplit(" ", 1)[0] + " ..."
+    return line
+
+
 def load_model(name: str, model_dir=None, offline: bool = False) -> LoadedModel:
     """Load one ESM-1v model (eval mode, CPU) the way fair-esm does, with the torch >= 2.6 fix.
 
@@ -123,7 +132,7 @@ def load_model(name: str, model_dir=None, offline: bool = False) -> LoadedModel:
             else:
                 model, alphabet = esm.pretrained.load_model_and_alphabet_hub(name)
     except Exception as err:  # noqa: BLE001 - every failure here is about the file or the download
-        first_line = (str(err).splitlines() or [""])[0][:200]
+        first_line = first_sentence(str(err))
         if path is not None:
             raise InputError(
                 f"model '{name}': cannot read checkpoint {path}: it is corrupt, truncated or not an "

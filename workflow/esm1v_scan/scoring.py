@@ -109,8 +109,10 @@ class LocalScorer:
         self.fast = FastMaskedLM(self.model, self.device, precision) if why_not is None else None
         if fast and why_not:
             log.info("plain forward for %s: %s", self.name, why_not)
-        #: what the score cache keys on: model file, and the precision that changes the numbers
-        self.identity = f"fair-esm:{loaded.identity}:{precision}"
+        #: what the score cache keys on: model file, and the precision that changes the numbers;
+        #: in bf16/fp16 the fast and plain forwards round differently (in fp32 they agree to 1e-5)
+        forward = "" if precision == "fp32" else (":fast" if self.fast is not None else ":plain")
+        self.identity = f"fair-esm:{loaded.identity}:{precision}{forward}"
 
     # -- tokens -------------------------------------------------------------------------------
     def tokens(self, sequence: str) -> torch.Tensor:

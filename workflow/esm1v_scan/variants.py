@@ -170,7 +170,14 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
 def _separator(path: Path, separator: str | None) -> str:
     if separator:
         return "\t" if separator in ("\\t", "tab") else separator
-    return "\t" if path.suffix.lower() in (".tsv", ".tab", ".txt") else ","
+    if path.suffix.lower() in (".tsv", ".tab", ".txt"):
+        return "\t"
+    try:  # a tab-separated file named .csv (spreadsheet exports): its header has tabs, no comma
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            header = handle.readline()
+    except OSError:
+        return ","
+    return "\t" if "\t" in header and "," not in header else ","
 
 
 def parse_mutant(text: str) -> list[tuple[str, int, str]]:
@@ -240,8 +247,11 @@ def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
         raise InputError(f"cannot read the variant file: {str(err).splitlines()[0]}", file) from None
     if spec.mutant_column not in df.columns:
         cols = ", ".join(f"'{c}'" for c in list(df.columns)[:12])
-        raise InputError(f"no column '{spec.mutant_column}' (the mutant column; columns found: {cols}); "
-                         "set mutant_column for this file", file)
+        hint = ("; only one column was found: set separator for this file (not comma-separated?) "
+                "or mutant_column"
+                if len(df.columns) == 1 else "; set mutant_column for this file")
+        raise InputError(f"no column '{spec.mutant_column}' (the mutant column; columns found: {cols})"
+                         f"{hint}", file)
     if df.empty:
         raise InputError("the variant file has no rows", file)
     for col in df.columns:

@@ -6,15 +6,13 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
-from snakemake.utils import validate
 
 # the esm1v_scan package lives next to the rules; scripts find it through Snakemake's search path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from esm1v_scan import biolm, fasta, models, planning, variants  # noqa: E402
+from esm1v_scan import config as config_checks  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
-
-validate(config, "../schemas/config.schema.yaml")
 
 from esm1v_scan import provenance, weights  # noqa: E402
 
@@ -42,6 +40,11 @@ def _check_backend():
         biolm.check_settings_for(config["strategy"])
 
 
+_checked(
+    config_checks.validate,
+    config,
+    Path(workflow.basedir) / "workflow/schemas/config.schema.yaml",
+)
 _checked(_check_models)
 _checked(_check_backend)
 PROTEINS = _checked(fasta.read_fasta, config["sequences"])
@@ -63,6 +66,11 @@ for _vl in VARIANT_LISTS.values():
     for _warning in _vl.warnings:
         logger.warning(f"esm1v-scan: {_warning}")
 EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None]
+
+
+onstart:
+    # here, not at parse time: only now does Snakemake know whether jobs run on this machine
+    _checked(config_checks.check_device, config, jobs_run_here=workflow.local_exec)
 
 
 wildcard_constraints:
