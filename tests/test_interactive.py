@@ -181,7 +181,7 @@ def test_browser_screenshot_colours(tmp_path):
         shot = tmp_path / f"{want}.png"
         browse(tmp_path, page, f"#hover={mutant}", screenshot=shot)
         x, y, w, h = state["box"]
-        r, g, b = Image.open(shot).convert("RGB").getpixel((int(x + 2), int(y + h / 2)))
+        r, g, b = Image.open(shot).convert("RGB").getpixel((int(x + w / 2), int(y + h / 2)))
         if want == "red":  # beyond -L: the darkest red of RdBu (#67001f)
             assert r > 80 and r > b + 50 and g < 40, (r, g, b)
         else:
