@@ -102,6 +102,8 @@ def test_missing_column_is_one_clear_error():
     df = make_ensemble(5).drop(columns=["score_sd"])
     with pytest.raises(InputError, match="ensemble table lacks column.* score_sd"):
         heatmap_html(df, "p")
+    with pytest.raises(InputError, match="ensemble table has no rows"):
+        heatmap_html(make_ensemble(5).iloc[:0], "p")
 
 
 # -- in a real browser -----------------------------------------------------------------------------

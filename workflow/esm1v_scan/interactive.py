@@ -72,6 +72,8 @@ def heatmap_data(df: pd.DataFrame, title: str, offset: int = 1, value: str = "sc
     missing = [c for c in REQUIRED + [value] if c not in df.columns]
     if missing:
         raise InputError(f"ensemble table lacks column(s) {', '.join(missing)}")
+    if df.empty:
+        raise InputError("ensemble table has no rows")
     positions = sorted(int(p) for p in df["position"].unique())
     wt = df.drop_duplicates("position").set_index("position").loc[positions, "wt"]
     scores = matrix(df, value, positions)
