@@ -188,3 +188,16 @@ def test_browser_screenshot_colours(tmp_path):
             assert r > 80 and r > b + 50 and g < 40, (r, g, b)
         else:
             assert b > 80 and b > r + 50, (r, g, b)
+
+
+def test_browser_zoom_keeps_hover_right(tmp_path):
+    df = make_ensemble(1000, seed=13)
+    row = df.query("position == 500 and wt != mt").iloc[5]
+    mutant = f"{row.wt}500{row.mt}"
+    state, console, _ = browse(tmp_path, heatmap_html(df, "zoom"), f"#zoom=3&hover={mutant}")
+    assert console == [] and state["errors"] == ""
+    assert state["zoomed_cell_width"] == pytest.approx(3 * state["cell_width"])
+    assert state["scroll_width"] >= 1000 * state["zoomed_cell_width"]
+    assert state["box"][2] == pytest.approx(state["zoomed_cell_width"])
+    assert state["tip"].startswith(mutant)
+    assert f"ensemble score {row.score_mean:+.3f}" in state["tip"]
