@@ -162,3 +162,15 @@ def test_unscored_positions_get_zero_and_no_attribute(pdb_file, tmp_path):
     data = [x for x in (tmp_path / "structure.defattr").read_text().splitlines() if x.startswith("\t")]
     assert data == ["\t/A:101\t-2.25", "\t/A:113A\t1"]
     assert np.isclose(float((tmp_path / "structure.pml").read_text().split("maximum=")[1].split()[0]), 2.25)
+
+
+def test_a_homolog_below_the_identity_threshold_is_rejected(tmp_path):
+    # every other residue swapped for a similar one (K->R, I->V, ...): all 22 align, 50% identical
+    similar = {"M": "L", "K": "R", "T": "S", "A": "S", "Y": "F", "I": "V", "Q": "E", "R": "K",
+               "S": "T", "F": "Y", "V": "I", "H": "N"}
+    residues = [(p, p, " ", THREE[similar[c]] if p % 2 else THREE[c]) for p, c in enumerate(SEQ, 1)]
+    path = tmp_path / "homolog.pdb"
+    path.write_text(_pdb_text({"A": residues}))
+    with pytest.raises(InputError, match=r"homolog\.pdb: record 'tiny_2': chain 'A' does not align "
+                                         r"to the sequence: 22 of its 22 residues aligned, 50% identical"):
+        check_structures({"tiny_2": {"path": str(path), "chain": "A"}}, [PROT])
