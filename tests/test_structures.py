@@ -174,3 +174,31 @@ def test_a_homolog_below_the_identity_threshold_is_rejected(tmp_path):
     with pytest.raises(InputError, match=r"homolog\.pdb: record 'tiny_2': chain 'A' does not align "
                                          r"to the sequence: 22 of its 22 residues aligned, 50% identical"):
         check_structures({"tiny_2": {"path": str(path), "chain": "A"}}, [PROT])
+
+
+def test_point_mutation_microheterogeneity_gets_the_score_on_both_residues(tmp_path):
+    # residue 103 (position 5, Y) modelled twice, altloc A TYR and altloc B PHE
+    text = _pdb_text({"A": CHAIN_A}).splitlines()
+    row = next(i for i, line in enumerate(text) if line[17:26] == "TYR A 103")
+    extra = [line[:16] + "B" + "PHE" + line[20:] for line in text[row:row + 3]]
+    text[row:row + 3] = [line[:16] + "A" + line[17:] for line in text[row:row + 3]]
+    text[row + 3:row + 3] = extra
+    path = tmp_path / "micro.pdb"
+    path.write_text("\n".join(text) + "\n")
+    write_outputs(StructureSpec("tiny_2", str(path)), PROT, POSITIONS, tmp_path / "out")
+    lines = (tmp_path / "out" / "structure.pdb").read_text().splitlines()
+    res103 = [line for line in lines if line.startswith("ATOM") and line[21:26] == "A 103"]
+    assert {line[17:20] for line in res103} == {"TYR", "PHE"}
+    assert {float(line[60:66]) for line in res103} == {5 / 4 - 3}
+
+
+def test_pymol_escapes_negative_residue_numbers():
+    from Bio.PDB.Residue import Residue
+
+    from esm1v_scan.structures import ChainMap, pml_text
+
+    res = [Residue((" ", n, " "), "ALA", " ") for n in (-1, 0, 1)]
+    cm = ChainMap("A", [(1, res[0]), (2, res[1]), (3, res[2])], 3, 3, 3)
+    pml = pml_text("structure.pdb", cm, {1: -1.0, 2: 0.5, 3: 2.0})
+    assert "(esm1v and chain A and resi \\-1+0+1)" in pml
+    assert "minimum=-2, maximum=2" in pml

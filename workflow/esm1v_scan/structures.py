@@ -292,7 +292,7 @@ def pml_text(structure_file: str, cm: ChainMap, scores: dict[int, float]) -> str
     """PyMOL script: load the structure, scored residues red (low) - white (0) - blue (high)."""
     scored = _scored(cm, scores)
     lim = colour_limit(v for _, v in scored)
-    labels = [residue_label(r) for r, _ in scored]
+    labels = [residue_label(r).replace("-", "\\-") for r, _ in scored]  # PyMOL: resi \-3
     lines = [f"# ESM-1v mean score on chain {cm.chain}; run from this folder: pymol structure.pml",
              f"load {structure_file}, esm1v", "hide everything, esm1v", "show cartoon, esm1v",
              "color grey70, esm1v", "select esm1v_scored, none"]
