@@ -22,6 +22,7 @@ out of the attribute file; the PyMOL script colours them grey.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,7 @@ def residue_label(residue) -> str:
 
 
 # -- alignment -------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
 def _aligner() -> PairwiseAligner:
     aligner = PairwiseAligner(mode="global")
     aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
@@ -137,8 +139,10 @@ def align_chain(sequence: str, chain) -> ChainMap:
     letters = "".join(_letter(r) for r in residues)
     if not letters:
         return ChainMap(chain.id, [], 0, 0, 0)
-    clean = "".join(c if c in _aligner().substitution_matrix.alphabet else "X" for c in sequence)
-    aln = _aligner().align(clean, letters.replace("U", "C").replace("O", "K"))[0]
+    aligner = _aligner()
+    alphabet = set(aligner.substitution_matrix.alphabet)
+    clean = "".join(c if c in alphabet else "X" for c in sequence)
+    aln = aligner.align(clean, letters.replace("U", "C").replace("O", "K"))[0]
     pairs, identical, seq_next, res_next = [], 0, 0, 0
     for (s0, s1), (r0, r1) in zip(*aln.aligned):
         pairs += [(p + 1, None) for p in range(seq_next, s0)]
