@@ -245,3 +245,20 @@ def test_rule_scripts_write_every_output(pdb_file, tmp_path):
     b = _bfactors(PDBParser(QUIET=True).get_structure("x", str(out / "structure.pdb")), "A")
     for key, value in EXPECTED_B.items():
         assert b[key] == {value}, key
+
+
+def test_selenomethionine_maps_as_methionine(tmp_path):
+    # SeMet crystals: HETATM MSE stands for M and maps as identical
+    residues = [(p, p, " ", "MSE" if c == "M" else THREE[c]) for p, c in enumerate(SEQ, 1)]
+    text = _pdb_text({"A": residues})
+    text = "\n".join(("HETATM" + line[6:]) if line[17:20] == "MSE" else line
+                     for line in text.splitlines()) + "\n"
+    path = tmp_path / "semet.pdb"
+    path.write_text(text)
+    write_outputs(StructureSpec("tiny_2", str(path)), PROT, POSITIONS, tmp_path / "out")
+    m = pd.read_csv(tmp_path / "out" / "structure_map.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert m.iloc[0].tolist() == ["1", "A", "1", "", "MSE", "identical"]
+    assert set(m.match) == {"identical"}
+    s = PDBParser(QUIET=True).get_structure("x", str(tmp_path / "out" / "structure.pdb"))
+    mse = s[0]["A"][("H_MSE", 1, " ")]
+    assert {a.get_bfactor() for a in mse} == {1 / 4 - 3}
