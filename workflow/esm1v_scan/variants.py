@@ -88,9 +88,9 @@ class VariantList:
 
 
 # -- configuration ------------------------------------------------------------------------------
-def _spec(seq_id: str, value, where: str) -> VariantSpec:
+def _spec(seq_id: str, value, where: str, default_offset: int = 1) -> VariantSpec:
     if isinstance(value, (str, Path)):
-        return VariantSpec(seq_id, str(value))
+        return VariantSpec(seq_id, str(value), offset=default_offset)
     if not isinstance(value, dict) or not value.get("path"):
         raise InputError(f"variants for '{seq_id}': give a file path or a mapping with 'path'", where)
     unknown = set(value) - set(_SPEC_KEYS)
@@ -101,7 +101,7 @@ def _spec(seq_id: str, value, where: str) -> VariantSpec:
         )
     clean = {k: v for k, v in value.items() if not _is_blank(v)}
     try:
-        offset = int(clean.get("offset", 1))
+        offset = int(clean.get("offset", default_offset))
     except (TypeError, ValueError):
         raise InputError(f"variants for '{seq_id}': offset must be an integer, got {value['offset']!r}",
                          where) from None
@@ -145,9 +145,12 @@ def read_sheet(path: str | Path) -> dict[str, dict]:
     return out
 
 
-def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FASTA file") -> dict[str, VariantSpec]:
+def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FASTA file",
+                      offsets: dict[str, int] | None = None) -> dict[str, VariantSpec]:
     """Config ``variants`` -> one spec per FASTA id. ``value`` is a mapping id -> path or
-    {path, offset, mutant_column, score_column, separator}, or the path of a samples sheet."""
+    {path, offset, mutant_column, score_column, separator}, or the path of a samples sheet.
+    ``offsets`` (config ``offsets``, checked): a list without its own offset takes its
+    sequence's, else 1."""
     if not value:
         return {}
     where = "config 'variants'"
@@ -162,7 +165,7 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
             shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
             raise InputError(f"variants given for '{seq_id}', which is not an id in {fasta_path} "
                              f"(ids: {shown})", where)
-        specs[seq_id] = _spec(seq_id, entry, where)
+        specs[seq_id] = _spec(seq_id, entry, where, int((offsets or {}).get(seq_id, 1)))
     return specs
 
 

@@ -1,0 +1,264 @@
+"""Structures: mapping a PDB/mmCIF chain onto the FASTA sequence (own numbering, a missing loop, an
+insertion code, a point mutant, an expression tag), B-factors, ChimeraX/PyMOL files, errors."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from Bio.PDB import MMCIFParser, PDBParser
+
+from esm1v_scan.errors import InputError
+from esm1v_scan.fasta import Protein
+from esm1v_scan.structures import (
+    StructureSpec,
+    check_structures,
+    output_name,
+    write_outputs,
+)
+
+SEQ = "MKTAYIAKQRQISFVKSHFSRQ"  # 22 residues
+PROT = Protein("tiny_2", "tiny_2", SEQ)
+THREE = {"A": "ALA", "C": "CYS", "D": "ASP", "E": "GLU", "F": "PHE", "G": "GLY", "H": "HIS",
+         "I": "ILE", "K": "LYS", "L": "LEU", "M": "MET", "N": "ASN", "P": "PRO", "Q": "GLN",
+         "R": "ARG", "S": "SER", "T": "THR", "V": "VAL", "W": "TRP", "Y": "TYR"}
+
+# chain A: positions 3-10 numbered 101-108, positions 11-14 missing (a loop), 15-22 numbered 113,
+# 113A (insertion code), 114, ...; position 19 (F) is an alanine in the crystal; a His tag after.
+CHAIN_A = [(p, 98 + p, " ", THREE[SEQ[p - 1]]) for p in range(3, 11)]
+CHAIN_A += [(15, 113, " ", THREE[SEQ[14]]), (16, 113, "A", THREE[SEQ[15]])]
+CHAIN_A += [(p, 97 + p, " ", "ALA" if p == 19 else THREE[SEQ[p - 1]]) for p in range(17, 23)]
+TAG = [(None, 120 + k, " ", "HIS") for k in range(6)]
+CHAIN_B = [(None, k + 1, " ", "GLY" if k % 2 else "PRO") for k in range(20)]  # unrelated
+
+
+def _pdb_text(chains: dict) -> str:
+    lines, serial = [], 1
+    for chain, residues in chains.items():
+        for k, (_, num, icode, name) in enumerate(residues):
+            for atom, dx in (("N", 0.0), ("CA", 1.2), ("C", 2.4)):
+                lines.append(
+                    f"ATOM  {serial:5d}  {atom:<3s} {name:3s} {chain}{num:4d}{icode}   "
+                    f"{3.8 * k + dx:8.3f}{0.0:8.3f}{0.0:8.3f}{1.0:6.2f}{35.5:6.2f}"
+                    f"          {atom[0]:>2s}")
+                serial += 1
+        lines.append("TER")
+    lines.append(f"HETATM{serial:5d}  O   HOH W   1    {10.0:8.3f}{10.0:8.3f}{10.0:8.3f}"
+                 f"{1.0:6.2f}{20.0:6.2f}           O")
+    return "\n".join(lines + ["END"]) + "\n"
+
+
+@pytest.fixture
+def pdb_file(tmp_path):
+    path = tmp_path / "model.pdb"
+    path.write_text(_pdb_text({"A": CHAIN_A + TAG, "B": CHAIN_B}))
+    return path
+
+
+# a hand-made positions table: mean_score = position/4 - 3 (exact in a PDB's two decimals)
+POSITIONS = pd.DataFrame({"position": range(1, 23), "mean_score": [p / 4 - 3 for p in range(1, 23)]})
+EXPECTED_B = {(num, icode): p / 4 - 3 for p, num, icode, _ in CHAIN_A}
+
+
+def _bfactors(structure, chain):
+    return {(r.id[1], r.id[2]): {a.get_bfactor() for a in r} for r in structure[0][chain]}
+
+
+def test_pdb_bfactors_map_attribute_file_and_script(pdb_file, tmp_path):
+    out = tmp_path / "results"
+    warnings = write_outputs(StructureSpec("tiny_2", str(pdb_file)), PROT, POSITIONS, out)
+    assert warnings == [f"{pdb_file}: chain A differs from the sequence at F19 -> A 116 ALA"]
+
+    s = PDBParser(QUIET=True).get_structure("x", str(out / "structure.pdb"))
+    b = _bfactors(s, "A")
+    for key, value in EXPECTED_B.items():
+        assert b[key] == {value}, key
+    for k in range(6):  # the tag: not in the sequence
+        assert b[(120 + k, " ")] == {0.0}
+    assert all(v == {0.0} for v in _bfactors(s, "B").values())
+    assert [a.get_bfactor() for a in s[0]["W"].get_atoms()] == [0.0]  # water
+    assert b[(113, "A")] == {16 / 4 - 3}  # the insertion-code residue is position 16
+
+    m = pd.read_csv(out / "structure_map.tsv", sep="\t", keep_default_na=False, dtype=str)
+    assert list(m.columns) == ["position", "chain", "resnum", "icode", "resname", "match"]
+    rows = {r.position: r for r in m.itertuples() if r.position}
+    assert len(rows) == 22
+    for p in (1, 2, 11, 12, 13, 14):
+        assert (rows[str(p)].chain, rows[str(p)].resnum, rows[str(p)].match) == ("", "", "missing")
+    assert tuple(rows["3"])[1:] == ("3", "A", "101", "", "THR", "identical")
+    assert tuple(rows["16"])[1:] == ("16", "A", "113", "A", "LYS", "identical")
+    assert tuple(rows["19"])[1:] == ("19", "A", "116", "", "ALA", "mismatch")
+    tag = m[m.position == ""]
+    assert tag.resnum.tolist() == [str(120 + k) for k in range(6)]
+    assert set(tag.match) == {"unaligned"}
+
+    defattr = (out / "structure.defattr").read_text().splitlines()
+    assert "attribute: esm1v_mean_score" in defattr
+    assert "match mode: 1-to-1" in defattr and "recipient: residues" in defattr
+    data = [line for line in defattr if line.startswith("\t")]
+    assert len(data) == 16
+    assert "\t/A:101\t-2.25" in data and "\t/A:113A\t1" in data and "\t/A:116\t1.75" in data
+
+    pml = (out / "structure.pml").read_text()
+    assert "load structure.pdb, esm1v" in pml
+    assert "spectrum b, red_white_blue, esm1v_scored, minimum=-2.5, maximum=2.5" in pml
+    assert "resi 101+102+103+104+105+106+107+108+113+113A+114+" in pml
+
+
+def test_mmcif_round_trip(pdb_file, tmp_path):
+    s = PDBParser(QUIET=True).get_structure("x", str(pdb_file))
+    from Bio.PDB import MMCIFIO
+
+    cif = tmp_path / "model.cif"
+    io = MMCIFIO()
+    io.set_structure(s)
+    io.save(str(cif))
+    out = tmp_path / "results"
+    assert output_name(cif) == "structure.cif"
+    write_outputs(StructureSpec("tiny_2", str(cif), "A"), PROT, POSITIONS, out)
+    assert not (out / "structure.pdb").exists()
+    back = MMCIFParser(QUIET=True).get_structure("y", str(out / "structure.cif"))
+    b = _bfactors(back, "A")
+    for key, value in EXPECTED_B.items():
+        assert b[key] == {value}, key
+    assert "load structure.cif, esm1v" in (out / "structure.pml").read_text()
+
+
+def test_default_chain_is_the_aligning_one(pdb_file, tmp_path):
+    # chain B first in the file: the default still takes A, the one that aligns
+    path = tmp_path / "ba.pdb"
+    path.write_text(_pdb_text({"B": CHAIN_B, "A": CHAIN_A}))
+    assert check_structures({"tiny_2": str(path)}, [PROT])["tiny_2"].chain == "A"
+    assert check_structures({"tiny_2": {"path": str(pdb_file), "chain": "A"}}, [PROT])["tiny_2"] \
+        == StructureSpec("tiny_2", str(pdb_file), "A")
+
+
+def test_errors_are_one_line_naming_file_and_chain(pdb_file, tmp_path):
+    with pytest.raises(InputError, match=r"model\.pdb: record 'tiny_2': chain 'C' not found \(chains: A, B, W\)"):
+        check_structures({"tiny_2": {"path": str(pdb_file), "chain": "C"}}, [PROT])
+    with pytest.raises(InputError, match=r"model\.pdb: record 'tiny_2': chain 'B' does not align"):
+        check_structures({"tiny_2": {"path": str(pdb_file), "chain": "B"}}, [PROT])
+    only_b = tmp_path / "b.pdb"
+    only_b.write_text(_pdb_text({"B": CHAIN_B}))
+    with pytest.raises(InputError, match=r"b\.pdb: record 'tiny_2': no chain aligns"):
+        check_structures({"tiny_2": str(only_b)}, [PROT])
+    bad = tmp_path / "bad.cif"
+    bad.write_text("this is not an mmCIF file\n")
+    with pytest.raises(InputError, match=r"bad\.cif: cannot read the structure"):
+        check_structures({"tiny_2": str(bad)}, [PROT])
+    with pytest.raises(InputError, match=r"nope\.pdb: structure file not found"):
+        check_structures({"tiny_2": str(tmp_path / "nope.pdb")}, [PROT])
+    with pytest.raises(InputError, match=r"structure given for 'other', which is not a FASTA id"):
+        check_structures({"other": str(pdb_file)}, [PROT])
+    for err_case in ({"tiny_2": {"path": str(pdb_file), "chian": "A"}}, {"tiny_2": {"chain": "A"}}):
+        with pytest.raises(InputError, match="give a path or a mapping with 'path'"):
+            check_structures(err_case, [PROT])
+
+
+def test_unscored_positions_get_zero_and_no_attribute(pdb_file, tmp_path):
+    # a variant list scores only some sites: the others stay at 0 and out of the attribute file
+    some = POSITIONS[POSITIONS.position.isin([3, 16])]
+    write_outputs(StructureSpec("tiny_2", str(pdb_file)), PROT, some, tmp_path)
+    b = _bfactors(PDBParser(QUIET=True).get_structure("x", str(tmp_path / "structure.pdb")), "A")
+    assert b[(101, " ")] == {-2.25} and b[(113, "A")] == {1.0} and b[(102, " ")] == {0.0}
+    data = [x for x in (tmp_path / "structure.defattr").read_text().splitlines() if x.startswith("\t")]
+    assert data == ["\t/A:101\t-2.25", "\t/A:113A\t1"]
+    assert np.isclose(float((tmp_path / "structure.pml").read_text().split("maximum=")[1].split()[0]), 2.25)
+
+
+def test_a_homolog_below_the_identity_threshold_is_rejected(tmp_path):
+    # every other residue swapped for a similar one (K->R, I->V, ...): all 22 align, 50% identical
+    similar = {"M": "L", "K": "R", "T": "S", "A": "S", "Y": "F", "I": "V", "Q": "E", "R": "K",
+               "S": "T", "F": "Y", "V": "I", "H": "N"}
+    residues = [(p, p, " ", THREE[similar[c]] if p % 2 else THREE[c]) for p, c in enumerate(SEQ, 1)]
+    path = tmp_path / "homolog.pdb"
+    path.write_text(_pdb_text({"A": residues}))
+    with pytest.raises(InputError, match=r"homolog\.pdb: record 'tiny_2': chain 'A' does not align "
+                                         r"to the sequence: 22 of its 22 residues aligned, 50% identical"):
+        check_structures({"tiny_2": {"path": str(path), "chain": "A"}}, [PROT])
+
+
+def test_point_mutation_microheterogeneity_gets_the_score_on_both_residues(tmp_path):
+    # residue 103 (position 5, Y) modelled twice, altloc A TYR and altloc B PHE
+    text = _pdb_text({"A": CHAIN_A}).splitlines()
+    row = next(i for i, line in enumerate(text) if line[17:26] == "TYR A 103")
+    extra = [line[:16] + "B" + "PHE" + line[20:] for line in text[row:row + 3]]
+    text[row:row + 3] = [line[:16] + "A" + line[17:] for line in text[row:row + 3]]
+    text[row + 3:row + 3] = extra
+    path = tmp_path / "micro.pdb"
+    path.write_text("\n".join(text) + "\n")
+    write_outputs(StructureSpec("tiny_2", str(path)), PROT, POSITIONS, tmp_path / "out")
+    lines = (tmp_path / "out" / "structure.pdb").read_text().splitlines()
+    res103 = [line for line in lines if line.startswith("ATOM") and line[21:26] == "A 103"]
+    assert {line[17:20] for line in res103} == {"TYR", "PHE"}
+    assert {float(line[60:66]) for line in res103} == {5 / 4 - 3}
+
+
+def test_pymol_escapes_negative_residue_numbers():
+    from Bio.PDB.Residue import Residue
+
+    from esm1v_scan.structures import ChainMap, pml_text
+
+    res = [Residue((" ", n, " "), "ALA", " ") for n in (-1, 0, 1)]
+    cm = ChainMap("A", [(1, res[0]), (2, res[1]), (3, res[2])], 3, 3, 3)
+    pml = pml_text("structure.pdb", cm, {1: -1.0, 2: 0.5, 3: 2.0})
+    assert "(esm1v and chain A and resi \\-1+0+1)" in pml
+    assert "minimum=-2, maximum=2" in pml
+
+
+def test_rule_scripts_write_every_output(pdb_file, tmp_path):
+    # the two adapters, run as Snakemake runs them (a `snakemake` object in their globals)
+    import runpy
+    from types import SimpleNamespace
+
+    from conftest import REPO
+    from esm1v_scan.fasta import sequences_table
+    from esm1v_scan.tables import read_table, write_table
+
+    seqs = tmp_path / "sequences.tsv"
+    write_table(sequences_table([PROT]), seqs)
+    ens = tmp_path / "ensemble.tsv"
+    rows = [{"position": p, "wt": SEQ[p - 1], "mt": a, "prob_mean": 0.05,
+             "score_mean": 0.0 if a == SEQ[p - 1] else p / 4 - 3, "n_models": 5}
+            for p in range(1, 23) for a in "ACDEFGHIKLMNPQRSTVWY"]
+    write_table(pd.DataFrame(rows), ens)
+    out = tmp_path / "results" / "tiny_2"
+    snake = SimpleNamespace(
+        input=[str(ens)], log=[], rule="summaries", wildcards=SimpleNamespace(name="tiny_2"),
+        params=SimpleNamespace(offset=101),
+        output=SimpleNamespace(matrix=str(out / "matrix.tsv"), positions=str(out / "positions.tsv")))
+    runpy.run_path(str(REPO / "workflow/scripts/summaries.py"), init_globals={"snakemake": snake})
+    pos = read_table(out / "positions.tsv")
+    assert pos.residue.tolist() == list(range(101, 123))
+    assert pos.mean_score.tolist() == [p / 4 - 3 for p in range(1, 23)]
+    assert pos.entropy.round(6).tolist() == [round(math.log(20), 6)] * 22
+
+    snake = SimpleNamespace(
+        input=SimpleNamespace(positions=str(out / "positions.tsv"), sequences=str(seqs)),
+        log=[], rule="structure_pdb",
+        params=SimpleNamespace(spec={"id": "tiny_2", "path": str(pdb_file), "chain": "A"}),
+        output=SimpleNamespace(structure=str(out / "structure.pdb"), map=str(out / "structure_map.tsv")))
+    runpy.run_path(str(REPO / "workflow/scripts/structure.py"), init_globals={"snakemake": snake})
+    assert sorted(p.name for p in out.iterdir()) == [
+        "matrix.tsv", "positions.tsv", "structure.defattr", "structure.pdb", "structure.pml",
+        "structure_map.tsv"]
+    b = _bfactors(PDBParser(QUIET=True).get_structure("x", str(out / "structure.pdb")), "A")
+    for key, value in EXPECTED_B.items():
+        assert b[key] == {value}, key
+
+
+def test_selenomethionine_maps_as_methionine(tmp_path):
+    # SeMet crystals: HETATM MSE stands for M and maps as identical
+    residues = [(p, p, " ", "MSE" if c == "M" else THREE[c]) for p, c in enumerate(SEQ, 1)]
+    text = _pdb_text({"A": residues})
+    text = "\n".join(("HETATM" + line[6:]) if line[17:20] == "MSE" else line
+                     for line in text.splitlines()) + "\n"
+    path = tmp_path / "semet.pdb"
+    path.write_text(text)
+    write_outputs(StructureSpec("tiny_2", str(path)), PROT, POSITIONS, tmp_path / "out")
+    m = pd.read_csv(tmp_path / "out" / "structure_map.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert m.iloc[0].tolist() == ["1", "A", "1", "", "MSE", "identical"]
+    assert set(m.match) == {"identical"}
+    s = PDBParser(QUIET=True).get_structure("x", str(tmp_path / "out" / "structure.pdb"))
+    mse = s[0]["A"][("H_MSE", 1, " ")]
+    assert {a.get_bfactor() for a in mse} == {1 / 4 - 3}

@@ -1,0 +1,333 @@
+"""Scores on a 3D structure: map a PDB/mmCIF chain onto the FASTA sequence and write it out with
+``mean_score`` as B-factors, plus a ChimeraX attribute file and a PyMOL script.
+
+Config ``structures``: FASTA id -> a PDB or mmCIF path, or ``{path, chain}``. Files ending in
+``.cif``/``.mmcif`` are read as mmCIF, anything else as PDB (Bio.PDB, QUIET). Only the first model
+is used to map; B-factors are written on every model.
+
+Mapping: the chain's observed amino-acid residues (modified ones such as MSE count as their parent
+amino acid) are aligned to the FASTA sequence with Biopython's PairwiseAligner (global, BLOSUM62,
+gap open -10, extend -0.5, end gaps free), so the structure's own numbering, missing loops,
+insertion codes, expression tags and point mutants all map. Every aligned pair is mapped, identical
+or not (a mismatch is reported). A chain is rejected when fewer than ``MIN_COVERAGE`` of its
+observed residues align or when fewer than ``MIN_IDENTITY`` of the aligned pairs are identical.
+Without a chain in the config, the chain with the most identical aligned residues is taken (ties:
+the first in the file).
+
+Outputs: every atom of a mapped residue gets that position's ``mean_score`` as B-factor; every other
+atom (unobserved or unaligned residues, other chains, ligands, water) gets B-factor 0 and is left
+out of the attribute file; the PyMOL script colours them grey.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from Bio.Align import PairwiseAligner, substitution_matrices
+from Bio.Data.PDBData import protein_letters_3to1_extended
+from Bio.PDB import MMCIFIO, PDBIO, MMCIFParser, PDBParser
+from Bio.PDB.Polypeptide import is_aa
+
+from .errors import InputError
+from .fasta import Protein
+
+MIN_IDENTITY = 0.6  #: identical / aligned pairs below this: the chain is not this protein
+MIN_COVERAGE = 0.5  #: aligned / observed residues of the chain below this: no real alignment
+ATTRIBUTE = "esm1v_mean_score"
+MAP_COLUMNS = ["position", "chain", "resnum", "icode", "resname", "match"]
+_CIF_SUFFIXES = (".cif", ".mmcif")
+
+
+@dataclass(frozen=True)
+class StructureSpec:
+    id: str  #: FASTA id
+    path: str
+    chain: str | None = None  #: None: the best-aligning chain
+
+    def as_params(self) -> dict:
+        return {"id": self.id, "path": self.path, "chain": self.chain}
+
+
+@dataclass
+class ChainMap:
+    """One chain aligned to one sequence."""
+
+    chain: str
+    #: (position or None, residue or None) in alignment order: position None = a chain residue
+    #: outside the sequence's alignment; residue None = a sequence position the chain lacks
+    pairs: list
+    identical: int
+    aligned: int
+    observed: int
+
+    @property
+    def identity(self) -> float:
+        return self.identical / self.aligned if self.aligned else 0.0
+
+    @property
+    def mapped(self) -> dict:
+        """position -> residue for every aligned pair."""
+        return {p: r for p, r in self.pairs if p is not None and r is not None}
+
+    def mismatches(self, sequence: str) -> list[str]:
+        """'K5 -> 105 ALA' for each aligned pair whose residues differ."""
+        out = []
+        for p, r in self.pairs:
+            if p is not None and r is not None and _letter(r) != sequence[p - 1]:
+                out.append(f"{sequence[p - 1]}{p} -> {self.chain} {residue_label(r)} {r.get_resname()}")
+        return out
+
+
+# -- reading ---------------------------------------------------------------------------------------
+def output_name(path: str | Path) -> str:
+    """structure.cif for mmCIF input, structure.pdb otherwise."""
+    return "structure.cif" if _is_cif(path) else "structure.pdb"
+
+
+def _is_cif(path) -> bool:
+    name = str(path).lower()
+    return name.endswith(_CIF_SUFFIXES)
+
+
+def read_structure(path: str | Path):
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("structure file not found", str(path))
+    parser = MMCIFParser(QUIET=True) if _is_cif(path) else PDBParser(QUIET=True)
+    try:
+        structure = parser.get_structure("esm1v", str(path))
+    except Exception as err:  # Bio.PDB raises many types on bad files
+        line = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise InputError(f"cannot read the structure: {line}", str(path)) from None
+    if len(structure) == 0 or not any(_observed(c) for c in structure[0]):
+        raise InputError("cannot read the structure: no amino-acid residues found", str(path))
+    return structure
+
+
+def _letter(residue) -> str:
+    return protein_letters_3to1_extended.get(residue.get_resname().upper(), "X")
+
+
+def _observed(chain) -> list:
+    """The chain's amino-acid residues with coordinates, in file order."""
+    return [r for r in chain if r.id[0] != "W" and is_aa(r, standard=False)]
+
+
+def residue_label(residue) -> str:
+    """Residue number with insertion code, as ChimeraX and PyMOL write it: 52, 52A."""
+    return f"{residue.id[1]}{residue.id[2].strip()}"
+
+
+# -- alignment -------------------------------------------------------------------------------------
+@lru_cache(maxsize=1)
+def _aligner() -> PairwiseAligner:
+    aligner = PairwiseAligner(mode="global")
+    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
+    aligner.open_gap_score = -10
+    aligner.extend_gap_score = -0.5
+    aligner.end_insertion_score = 0.0
+    aligner.end_deletion_score = 0.0
+    return aligner
+
+
+def align_chain(sequence: str, chain) -> ChainMap:
+    residues = _observed(chain)
+    letters = "".join(_letter(r) for r in residues)
+    if not letters:
+        return ChainMap(chain.id, [], 0, 0, 0)
+    aligner = _aligner()
+    alphabet = set(aligner.substitution_matrix.alphabet)
+    clean = "".join(c if c in alphabet else "X" for c in sequence)
+    aln = aligner.align(clean, letters.replace("U", "C").replace("O", "K"))[0]
+    pairs, identical, seq_next, res_next = [], 0, 0, 0
+    for (s0, s1), (r0, r1) in zip(*aln.aligned):
+        pairs += [(p + 1, None) for p in range(seq_next, s0)]
+        pairs += [(None, residues[i]) for i in range(res_next, r0)]
+        for p, i in zip(range(s0, s1), range(r0, r1)):
+            pairs.append((p + 1, residues[i]))
+            identical += sequence[p] == letters[i]
+        seq_next, res_next = s1, r1
+    pairs += [(p + 1, None) for p in range(seq_next, len(sequence))]
+    pairs += [(None, residues[i]) for i in range(res_next, len(residues))]
+    aligned = sum(p is not None and r is not None for p, r in pairs)
+    return ChainMap(chain.id, pairs, identical, aligned, len(residues))
+
+
+def _acceptable(cm: ChainMap) -> bool:
+    return cm.aligned > 0 and cm.identity >= MIN_IDENTITY and cm.aligned >= MIN_COVERAGE * cm.observed
+
+
+def map_structure(spec: StructureSpec, protein: Protein, structure=None) -> ChainMap:
+    """Align the configured chain (or every chain, keeping the best) to the sequence."""
+    structure = structure if structure is not None else read_structure(spec.path)
+    model = structure[0]
+    where = str(spec.path)
+    if spec.chain is not None:
+        if spec.chain not in model:
+            found = ", ".join(c.id for c in model)
+            raise InputError(f"chain '{spec.chain}' not found (chains: {found})", where, spec.id)
+        cm = align_chain(protein.sequence, model[spec.chain])
+        if not _acceptable(cm):
+            raise InputError(
+                f"chain '{spec.chain}' does not align to the sequence: {cm.aligned} of its "
+                f"{cm.observed} residues aligned, {cm.identity:.0%} identical (need "
+                f"{MIN_COVERAGE:.0%} aligned and {MIN_IDENTITY:.0%} identical)", where, spec.id)
+        return cm
+    maps = [align_chain(protein.sequence, c) for c in model]
+    good = [cm for cm in maps if _acceptable(cm)]
+    if not good:
+        tried = "; ".join(f"{cm.chain}: {cm.identity:.0%} identical over {cm.aligned} of "
+                          f"{cm.observed}" for cm in maps if cm.observed)
+        raise InputError(f"no chain aligns to the sequence ({tried}); need {MIN_COVERAGE:.0%} of "
+                         f"a chain's residues aligned, {MIN_IDENTITY:.0%} identical", where, spec.id)
+    return max(good, key=lambda cm: cm.identical)  # max keeps the first of equals
+
+
+# -- configuration ---------------------------------------------------------------------------------
+def specs_from_config(value, proteins: list[Protein]) -> dict[str, StructureSpec]:
+    if not value:
+        return {}
+    where = "config 'structures'"
+    if not isinstance(value, dict):
+        raise InputError("structures: give a mapping from FASTA id to a file or {path, chain}", where)
+    ids = [p.id for p in proteins]
+    specs = {}
+    for seq_id, entry in value.items():
+        seq_id = str(seq_id)
+        if seq_id not in ids:
+            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+            raise InputError(f"structure given for '{seq_id}', which is not a FASTA id (ids: {shown})",
+                             where)
+        if isinstance(entry, (str, Path)):
+            specs[seq_id] = StructureSpec(seq_id, str(entry))
+        elif isinstance(entry, dict) and entry.get("path") and set(entry) <= {"path", "chain"}:
+            chain = entry.get("chain")
+            specs[seq_id] = StructureSpec(seq_id, str(entry["path"]), None if chain in (None, "") else str(chain))
+        else:
+            raise InputError(f"structure for '{seq_id}': give a path or a mapping with 'path' and "
+                             "optionally 'chain'", where)
+    return specs
+
+
+def check_structures(config_structures, proteins: list[Protein]) -> dict[str, StructureSpec]:
+    """Parse-time check of config ``structures``: every file read, every chain found and aligned.
+    Returns the specs with the chain resolved; raises InputError (file, chain, problem)."""
+    by_id = {p.id: p for p in proteins}
+    out = {}
+    for seq_id, spec in specs_from_config(config_structures, proteins).items():
+        cm = map_structure(spec, by_id[seq_id])
+        out[seq_id] = StructureSpec(seq_id, spec.path, cm.chain)
+    return out
+
+
+# -- outputs ---------------------------------------------------------------------------------------
+def map_table(cm: ChainMap, sequence: str) -> pd.DataFrame:
+    """structure_map.tsv: one row per sequence position (match: identical, mismatch, or missing
+    when the chain lacks it), then the chain residues outside the alignment (match: unaligned)."""
+    rows, extra = [], []
+    for p, r in cm.pairs:
+        if p is None:
+            extra.append((pd.NA, cm.chain, r.id[1], r.id[2].strip(), r.get_resname(), "unaligned"))
+        elif r is None:
+            rows.append((p, pd.NA, pd.NA, "", "", "missing"))
+        else:
+            match = "identical" if _letter(r) == sequence[p - 1] else "mismatch"
+            rows.append((p, cm.chain, r.id[1], r.id[2].strip(), r.get_resname(), match))
+    df = pd.DataFrame(rows + extra, columns=MAP_COLUMNS)
+    for col in ("position", "resnum"):
+        df[col] = df[col].astype("Int64")
+    return df
+
+
+def _atoms(residue):
+    """Every atom of a residue, alternate locations and point-mutation alternatives included."""
+    residues = residue.disordered_get_list() if residue.is_disordered() == 2 else [residue]
+    for res in residues:
+        yield from res.get_unpacked_list()
+
+
+def set_scores(structure, cm: ChainMap, scores: dict[int, float]) -> None:
+    """B-factor = score of the mapped position on the chain; 0 for every other atom."""
+    for atom in structure.get_atoms():
+        for a in atom.disordered_get_list() if atom.is_disordered() else [atom]:
+            a.set_bfactor(0.0)
+    keys = {r.id: scores[p] for p, r in cm.mapped.items() if p in scores and np.isfinite(scores[p])}
+    for model in structure:
+        if cm.chain not in model:
+            continue
+        for res_id, value in keys.items():
+            if res_id in model[cm.chain]:
+                for atom in _atoms(model[cm.chain][res_id]):
+                    atom.set_bfactor(float(value))
+
+
+def write_structure(structure, path: str | Path) -> None:
+    path = Path(path)
+    io = MMCIFIO() if _is_cif(path) else PDBIO()
+    io.set_structure(structure)
+    tmp = path.with_name(f".{path.name}.tmp")
+    io.save(str(tmp))
+    tmp.replace(path)
+
+
+def _scored(cm: ChainMap, scores: dict[int, float]) -> list:
+    return [(r, scores[p]) for p, r in cm.mapped.items() if p in scores and np.isfinite(scores[p])]
+
+
+def defattr_text(cm: ChainMap, scores: dict[int, float]) -> str:
+    """ChimeraX attribute assignment file: residue attribute esm1v_mean_score."""
+    lines = [f"# ESM-1v mean score (mean of score_mean over the 19 substitutions), chain {cm.chain}",
+             f"attribute: {ATTRIBUTE}", "match mode: 1-to-1", "recipient: residues"]
+    lines += [f"\t/{cm.chain}:{residue_label(r)}\t{v:.6g}" for r, v in _scored(cm, scores)]
+    return "\n".join(lines) + "\n"
+
+
+def colour_limit(values) -> float:
+    """Half-width of the colour scale: the largest |score|, at least 0.1."""
+    values = np.asarray(list(values), dtype=float)
+    return float(max(np.abs(values).max(initial=0.0), 0.1))
+
+
+def pml_text(structure_file: str, cm: ChainMap, scores: dict[int, float]) -> str:
+    """PyMOL script: load the structure, scored residues red (low) - white (0) - blue (high)."""
+    scored = _scored(cm, scores)
+    lim = colour_limit(v for _, v in scored)
+    labels = [residue_label(r).replace("-", "\\-") for r, _ in scored]  # PyMOL: resi \-3
+    lines = [f"# ESM-1v mean score on chain {cm.chain}; run from this folder: pymol structure.pml",
+             f"load {structure_file}, esm1v", "hide everything, esm1v", "show cartoon, esm1v",
+             "color grey70, esm1v", "select esm1v_scored, none"]
+    for i in range(0, len(labels), 50):
+        lines.append(f"select esm1v_scored, esm1v_scored or (esm1v and chain {cm.chain} and "
+                     f"resi {'+'.join(labels[i:i + 50])})")
+    lines += [f"spectrum b, red_white_blue, esm1v_scored, minimum={-lim:.4g}, maximum={lim:.4g}",
+              "deselect", "orient esm1v"]
+    return "\n".join(lines) + "\n"
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame, outdir) -> list[str]:
+    """Write structure.pdb/.cif, structure.defattr, structure.pml and structure_map.tsv from a
+    positions table (columns position, mean_score). Returns the mismatch warnings."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    structure = read_structure(spec.path)
+    cm = map_structure(spec, protein, structure)
+    scores = dict(zip(positions["position"].astype(int), positions["mean_score"].astype(float)))
+    set_scores(structure, cm, scores)
+    name = output_name(spec.path)
+    map_table(cm, protein.sequence).to_csv(outdir / "structure_map.tsv", sep="\t", index=False,
+                                           lineterminator="\n")
+    _write_text(outdir / "structure.defattr", defattr_text(cm, scores))
+    _write_text(outdir / "structure.pml", pml_text(name, cm, scores))
+    write_structure(structure, outdir / name)
+    return [f"{spec.path}: chain {cm.chain} differs from the sequence at {m}"
+            for m in cm.mismatches(protein.sequence)]
