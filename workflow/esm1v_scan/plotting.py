@@ -35,6 +35,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
+from .provenance import RANDOM_STAMP  # noqa: E402  (figures from non-ESM-1v checkpoints)
+
 #: Reproducible output: no creation date, fixed SVG ids.
 SAVE_METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}
 RC = {"svg.hashsalt": "esm1v-scan", "svg.fonttype": "path", "font.size": 7,
@@ -46,8 +48,6 @@ AA_GROUPS = (("aliphatic", "AVLIM"), ("aromatic", "FWY"), ("polar", "STNQ"), ("s
 AA_ORDER = "".join(aas for _, aas in AA_GROUPS)
 #: The colour scale is clipped at this percentile of |score| (substitutions only).
 CLIP_PERCENTILE = 99.0
-#: How figures from non-ESM-1v (e.g. tiny random) checkpoints are marked.
-RANDOM_STAMP = "random weights - not ESM-1v"
 #: The score's name, shared by heatmaps, the scatter plot and the report.
 SCORE_NAMES = {"score_mean": "ESM-1v score: mean over models of log p(mt) - log p(wt)",
                "prob_score": "ESM-1v score: log of mean p(mt) - log of mean p(wt)"}
