@@ -85,6 +85,8 @@ def test_colour_scale_is_symmetric_and_states_its_clipping(tmp_path):
     cax = axes(fig, "colourbar")
     lo, hi = cax.get_ylim()
     assert lo == pytest.approx(-limit) and hi == pytest.approx(limit)
+    for im in axes(fig, "matrix0").images:  # the cells use that scale
+        assert (im.norm.vmin, im.norm.vmax) == pytest.approx((-limit, limit))
     text = " ".join(t.get_text() for t in cax.texts)
     assert f"\u00b1{limit:.2f}" in text and "99th percentile" in text
     assert f"{int((subs > limit).sum())} cells beyond" in text
