@@ -21,6 +21,8 @@ with rule_script(snakemake) as log:
     declared = snakemake.input.get("provenance", [])
     declared = [declared] if isinstance(declared, str) else list(declared)
     random = random_weights(read_jobs(declared or sorted(Path("results/provenance/jobs").glob("*/*.json"))))
+    if random:
+        log.warning("checkpoints are not the published ESM-1v weights: figures stamped")
     table = pd.read_csv(variants, sep="\t", dtype=str, keep_default_na=False)
     experiment = experimental_values(table[column], variants, column)
     scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].astype(float)
