@@ -156,7 +156,7 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
     fig_w = max(LEFT + max(widths) + RIGHT, 4.6)
     title_text = titled(title, random_weights)
     avail = fig_w - LEFT - 0.1  # inches of text width right of the left margin
-    wrapped = "\n".join(textwrap.fill(line, int(avail * 12)) for line in title_text.split("\n"))
+    wrapped = "\n".join(textwrap.fill(line, int(avail * 10.5)) for line in title_text.split("\n"))
     key = textwrap.fill(KEY.format(name=SCORE_NAMES.get(value, value)), int(avail * 19))
     head = 0.22 + 0.17 * (wrapped.count("\n") + 1) + 0.11 * (key.count("\n") + 1)
     fig_h = head + len(rows) * row_h + 0.15
