@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from esm1v_scan.ensemble import ensemble
-from esm1v_scan.plotting import plot_heatmap, score_matrix
+from esm1v_scan.plotting import heatmap, score_matrix
 from esm1v_scan.tables import score_table
 
 SEQ = "MKVL"
@@ -63,8 +63,8 @@ def test_heatmaps_are_written_and_byte_reproducible(tmp_path):
     long["wt"] = long["wt"]
     a = [tmp_path / "a.png", tmp_path / "a.svg", tmp_path / "a.pdf"]
     b = [tmp_path / "b.png", tmp_path / "b.svg", tmp_path / "b.pdf"]
-    plot_heatmap(long, "test", a, row_width=80)
-    plot_heatmap(long, "test", b, row_width=80)
+    heatmap(long, a, title="test", row_width=80)
+    heatmap(long, b, title="test", row_width=80)
     assert a[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert a[1].read_text().lstrip().startswith("<?xml")
     for x, y in zip(a, b):

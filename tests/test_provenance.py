@@ -30,6 +30,12 @@ def test_local_job_record(tiny_model, tiny_dir, monkeypatch):
     assert rec["slurm_job_id"] == "4242"
     assert rec["cache"] == {"hits": 1, "scored": 2}
     assert "endpoint" not in rec and "date" not in rec
+    # the tiny checkpoints are marked: the record, and the run's document, say so
+    assert rec["published_esm1v"] is False and rec["weights"] == "random weights - not ESM-1v"
+    doc = provenance.build([rec], {}, REPO, git={"commit": None, "dirty": None})
+    assert doc["weights"] == f"random weights - not ESM-1v: {MODELS[0]}"
+    assert doc["models"][MODELS[0]]["published_esm1v"] is False
+    assert provenance.random_weights([rec]) and not provenance.random_weights([{"model": "x"}])
 
 
 def test_remote_job_record_has_endpoint_and_date():
@@ -41,8 +47,9 @@ def test_remote_job_record_has_endpoint_and_date():
     assert rec["date"] == dt.datetime.now(dt.timezone.utc).date().isoformat()
     assert "checkpoint" not in rec and "device" not in rec
     doc = provenance.build([rec], {"backend": "biolm"}, REPO, git={"commit": None, "dirty": None})
-    assert doc["models"][MODELS[0]] == {"identity": "biolm:esm1v-n1:v3",
+    assert doc["models"][MODELS[0]] == {"identity": "biolm:esm1v-n1:v3", "published_esm1v": True,
                                        "endpoint": rec["endpoint"], "dates": [rec["date"]]}
+    assert doc["weights"] == "ESM-1v" and rec["weights"] == "ESM-1v"
 
 
 def test_build_summarises_jobs():

@@ -73,6 +73,9 @@ def test_variants_evaluation_and_report(tmp_path, base_config):
     assert not (wd / "results/tiny_2/variants.tsv").exists()
     # the variant sequence's heatmap shows its scored sites
     assert (wd / f"results/{UBQ}/heatmap.png").exists()
+    # the tiny checkpoints are not ESM-1v: the figures are stamped (their logs say so)
+    for log in ("logs/evaluate/" + UBQ + ".log", *(str(p.relative_to(wd)) for p in wd.glob("logs/heatmap/*.log"))):
+        assert "not the published ESM-1v weights: figures stamped" in (wd / log).read_text(), log
 
     # the report builds and carries the sequence's label, the captions and the evaluation table
     run_workflow(wd, config, "--report", "report.html")

@@ -20,9 +20,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
-from .plotting import save_figure  # noqa: E402
+from .plotting import RC, SCORE_NAMES, save_figure, titled  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+#: x axis of the scatter plot: the heatmap's score name, summed over a variant's sites.
+VARIANT_SCORE_NAME = SCORE_NAMES["score_mean"].replace("ESM-1v score:", "ESM-1v score: sum over sites of")
 
 COLUMNS = ["predictor", "score_column", "experimental_column", "spearman", "n"]
 
@@ -64,20 +67,38 @@ def evaluation_html(evaluation: pd.DataFrame, title: str) -> str:
     )
 
 
-def plot_scatter(scores, experiment, outputs, title: str, xlabel: str, ylabel: str) -> None:
-    """Ensemble score (x) against experiment (y), one dot per variant with both values; rho and n
-    in the title. Saved to each path of ``outputs`` (format from the suffix), byte-reproducibly."""
+def linear_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float] | None:
+    """(intercept, slope) of the least-squares line y = a + b x, or None with < 2 distinct x."""
+    if x.size < 2 or np.ptp(x) == 0:
+        return None
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(intercept), float(slope)
+
+
+def plot_scatter(scores, experiment, outputs, title: str, xlabel: str = VARIANT_SCORE_NAME,
+                 ylabel: str = "experiment", random_weights: bool = False):
+    """Ensemble score (x) against experiment (y), one dot per variant with both values, and the
+    least-squares line; rho and n in the title, stamped when the weights are random. Saved to
+    each path of ``outputs`` (format from the suffix), byte-reproducibly."""
     x = np.asarray(scores, dtype=float)
     y = np.asarray(experiment, dtype=float)
     ok = np.isfinite(x) & np.isfinite(y)
     rho, n = spearman(x, y)
-    with plt.rc_context({"svg.hashsalt": "esm1v-scan", "svg.fonttype": "path", "font.size": 9}):
+    with plt.rc_context(RC | {"font.size": 8}):
         fig, ax = plt.subplots(figsize=(5.2, 4.4))
         ax.scatter(x[ok], y[ok], s=6 if n > 500 else 14, alpha=0.5 if n > 500 else 0.8,
-                   color="#2166ac", linewidths=0)
+                   color="#2166ac", linewidths=0, label=f"variants (n = {n})")
+        fit = linear_fit(x[ok], y[ok])
+        if fit is not None:
+            xs = np.array([x[ok].min(), x[ok].max()])
+            ax.plot(xs, fit[0] + fit[1] * xs, color="#b2182b", lw=1.2, gid="fit",
+                    label=f"least-squares fit: y = {fit[0]:.3g} + {fit[1]:.3g} x")
+            ax.legend(loc="best", fontsize=7, frameon=False)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         rho_text = "n/a" if np.isnan(rho) else f"{rho:.3f}"
-        ax.set_title(f"{title}\nSpearman rho = {rho_text}  (n = {n})", fontsize=9)
+        ax.set_title(titled(f"{title}\nSpearman rho = {rho_text}  (n = {n})", random_weights),
+                     fontsize=9, color="#b2182b" if random_weights else "black")
         ax.grid(alpha=0.3, lw=0.5)
         save_figure(fig, outputs)
+    return fig

@@ -26,6 +26,24 @@ if TYPE_CHECKING:  # torch is imported where a model is loaded: parsing the work
 ESM1V_MODELS = tuple(f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6))
 
 
+#: Key in a checkpoint's ``args`` that marks random weights (written by :mod:`esm1v_scan.tiny`).
+RANDOM_MARK = "esm1v_scan_random_weights"
+#: The shape of the published ESM-1v models: 33 layers of width 1280.
+ESM1V_SHAPE = (33, 1280)
+
+
+def is_published_esm1v(args) -> bool:
+    """Whether a checkpoint can be the published ESM-1v weights, from its ``args`` (the
+    checkpoint's Namespace, ``encoder_*`` names, or a loaded model's ``model.args``): False when
+    :data:`RANDOM_MARK` is set or the shape is not 33 layers x 1280."""
+    a = dict(vars(args)) if not isinstance(args, dict) else args
+    if a.get(RANDOM_MARK):
+        return False
+    layers = a.get("encoder_layers", a.get("layers"))
+    width = a.get("encoder_embed_dim", a.get("embed_dim"))
+    return (layers, width) == ESM1V_SHAPE
+
+
 def check_model_name(name: str) -> None:
     if name not in ESM1V_MODELS:
         raise InputError(
@@ -96,6 +114,11 @@ class LoadedModel:
     alphabet: object
     source: str  # file path or "fair-esm hub"
     identity: str  # "sha256:<checkpoint digest>" or "hub:<name>": what the score cache keys on
+
+    @property
+    def published(self) -> bool:
+        """False for random (tiny) weights or a shape that is not ESM-1v's."""
+        return is_published_esm1v(self.model.args)
 
     @property
     def max_residues(self) -> int:

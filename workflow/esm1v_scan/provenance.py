@@ -20,6 +20,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+#: How records, figures and the report mark weights that are not the published ESM-1v.
+RANDOM_STAMP = "random weights - not ESM-1v"
+
 #: Distributions whose versions are recorded (those that change numbers, figures or the DAG).
 SCORING_PACKAGES = ("torch", "fair-esm", "numpy", "pandas", "requests")
 HOST_PACKAGES = ("snakemake", "snakemake-executor-plugin-slurm", "pandas", "numpy", "matplotlib",
@@ -83,6 +86,8 @@ def job_record(backend, *, model: str, shard: str, backend_name: str, strategy: 
         "packages": versions(SCORING_PACKAGES),
     }
     loaded = getattr(backend, "loaded", None)
+    rec["published_esm1v"] = True if loaded is None else loaded.published  # the API serves ESM-1v
+    rec["weights"] = "ESM-1v" if rec["published_esm1v"] else RANDOM_STAMP
     if loaded is not None:  # the local fair-esm backend
         rec["checkpoint"] = {"source": loaded.source, "sha256": _sha_of(loaded.identity)}
         if loaded.source and Path(loaded.source).is_file():
@@ -96,6 +101,17 @@ def job_record(backend, *, model: str, shard: str, backend_name: str, strategy: 
     if cache is not None:
         rec["cache"] = {"hits": cache.hits, "scored": cache.misses}
     return rec
+
+
+def random_weights(jobs: list[dict]) -> bool:
+    """Whether any job scored with weights that are not the published ESM-1v (a record without
+    the field predates the check and counts as published)."""
+    return any(not j.get("published_esm1v", True) for j in jobs)
+
+
+def read_jobs(paths) -> list[dict]:
+    """The job records (JSON) at ``paths``."""
+    return [json.loads(Path(p).read_text()) for p in paths]
 
 
 def _sha_of(identity: str) -> str | None:
@@ -128,6 +144,8 @@ def build(jobs: list[dict], config: dict, workflow_dir: str | os.PathLike, git: 
     models = {}
     for j in jobs:
         entry = models.setdefault(j["model"], {"identity": j["identity"]})
+        if "published_esm1v" in j:
+            entry["published_esm1v"] = entry.get("published_esm1v", True) and j["published_esm1v"]
         if "checkpoint" in j:
             entry.update({k: v for k, v in j["checkpoint"].items()})
         if "endpoint" in j:
@@ -151,7 +169,9 @@ def build(jobs: list[dict], config: dict, workflow_dir: str | os.PathLike, git: 
         "fair-esm": scoring.get("fair-esm"),
         "snakemake": host_packages.get("snakemake"),
     }
+    random = sorted(m for m, e in models.items() if not e.get("published_esm1v", True))
     return {
+        "weights": f"{RANDOM_STAMP}: {', '.join(random)}" if random else "ESM-1v",
         "created": utc_now(),
         "versions": summary,
         "workflow": {

@@ -1,6 +1,8 @@
 """Tiny ESM-1v checkpoints with RANDOM weights, in the real ESM-1v (v1, roberta_large) file format.
 
-For tests and offline smoke runs only: their scores are meaningless. The files are what the real
+For tests and offline smoke runs only: their scores are meaningless. Each file is marked
+(``args.esm1v_scan_random_weights = True``, and a ``note``), so provenance and figures say
+"random weights - not ESM-1v" (:func:`esm1v_scan.models.is_published_esm1v`). The files are what the real
 ``esm1v_t33_650M_UR90S_K.pt`` are (a dict with ``args`` as an ``argparse.Namespace`` and ``model``
 with ``encoder.sentence_encoder.*`` / ``encoder.lm_head.*`` keys), just with few layers and a
 narrow width, and they go through the same loader (:func:`esm1v_scan.models.load_model`).
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .models import ESM1V_MODELS
+from .models import ESM1V_MODELS, RANDOM_MARK
 
 
 def tiny_args(layers: int = 2, embed_dim: int = 32, heads: int = 4, ffn_dim: int | None = None):
@@ -33,6 +35,7 @@ def tiny_args(layers: int = 2, embed_dim: int = 32, heads: int = 4, ffn_dim: int
         attention_dropout=0.0,
         activation_dropout=0.0,
         final_bias=True,
+        **{RANDOM_MARK: True},  # kept by fair-esm's loader in model.args: see is_published_esm1v
     )
 
 
@@ -55,7 +58,7 @@ def make_checkpoint(seed: int, **arch) -> dict:
             continue  # ESM-1v checkpoints carry no contact regression
         prefix = "encoder." if key.startswith("lm_head.") else "encoder.sentence_encoder."
         state[prefix + key] = value.clone()
-    return {"args": args, "model": state}
+    return {"args": args, "model": state, "note": "RANDOM weights written by esm1v_scan.tiny - not ESM-1v"}
 
 
 def write_tiny_models(out_dir, names=ESM1V_MODELS, **arch) -> list[Path]:

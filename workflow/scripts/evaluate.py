@@ -1,7 +1,14 @@
-"""rule evaluate: Spearman's rho of each model and the ensemble against experiment, scatter plot."""
+"""rule evaluate: Spearman's rho of each model and the ensemble against experiment, scatter plot.
+
+Random weights: from the scoring-job records, the rule's ``provenance`` input when it has one,
+else every results/provenance/jobs/*/*.json of this run.
+"""
+from pathlib import Path
+
 import pandas as pd
 
 from esm1v_scan.evaluation import evaluate, evaluation_html, plot_scatter
+from esm1v_scan.provenance import random_weights, read_jobs
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import write_table
 from esm1v_scan.variants import ENSEMBLE_COLUMN, experimental_values
@@ -10,8 +17,14 @@ with rule_script(snakemake) as log:
     p = snakemake.params
     name = snakemake.wildcards.name
     column = p.experimental_column
-    table = pd.read_csv(snakemake.input[0], sep="\t", dtype=str, keep_default_na=False)
-    experiment = experimental_values(table[column], snakemake.input[0], column)
+    variants = snakemake.input.get("variants", snakemake.input[0])
+    declared = snakemake.input.get("provenance", [])
+    declared = [declared] if isinstance(declared, str) else list(declared)
+    random = random_weights(read_jobs(declared or sorted(Path("results/provenance/jobs").glob("*/*.json"))))
+    if random:
+        log.warning("checkpoints are not the published ESM-1v weights: figures stamped")
+    table = pd.read_csv(variants, sep="\t", dtype=str, keep_default_na=False)
+    experiment = experimental_values(table[column], variants, column)
     scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].astype(float)
     predictors = {m: f"score_{m}" for m in p.models} | {"ensemble": ENSEMBLE_COLUMN}
     result = evaluate(scores, experiment, column, predictors)
@@ -19,7 +32,7 @@ with rule_script(snakemake) as log:
     with open(snakemake.output.html, "w") as fh:
         fh.write(evaluation_html(result, f"{name}: Spearman's rho against '{column}'"))
     plot_scatter(scores[ENSEMBLE_COLUMN], experiment, [snakemake.output.png, snakemake.output.svg],
-                 title=name, xlabel="ESM-1v ensemble score (sum over mutated sites of mean log-ratio)",
-                 ylabel=f"experiment: {column}")
+                 title=f"{name}: ESM-1v ensemble against experiment", ylabel=f"experiment: {column}",
+                 random_weights=random)
     for row in result.itertuples():
         log.info("%s: Spearman %.4f over %d variants", row.predictor, row.spearman, row.n)
