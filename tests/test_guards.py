@@ -19,7 +19,7 @@ from esm1v_scan.fasta import AMINO_ACIDS, Protein
 from esm1v_scan.fast import FastMaskedLM
 from esm1v_scan.models import load_model
 from esm1v_scan.planning import blend_weights, format_ranges, parse_ranges, wt_windows
-from esm1v_scan.plotting import plot_heatmap
+from esm1v_scan.plotting import heatmap
 from esm1v_scan.runner import cache_parts
 from esm1v_scan.scoring import LocalScorer
 
@@ -176,7 +176,7 @@ def test_heatmap_draws_negative_scores_red_and_positive_blue(tmp_path):
             score = -5.0 if (pos, mt) == (2, "C") else 5.0 if (pos, mt) == (5, "W") else 0.0
             rows.append({"position": pos, "wt": wt, "mt": mt, "score_mean": score})
     out = tmp_path / "heat.png"
-    plot_heatmap(pd.DataFrame(rows), "colours", [out])
+    heatmap(pd.DataFrame(rows), [out], title="colours")
     rgb = matplotlib.image.imread(out)[..., :3] * 255
     r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     red = _components((r > g + 60) & (r > b + 50))

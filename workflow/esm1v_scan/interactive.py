@@ -25,13 +25,9 @@ import pandas as pd
 
 from .errors import InputError
 
-# Same values as plotting.AA_GROUPS / AA_ORDER / CLIP_PERCENTILE / RANDOM_STAMP on the plots
-# branch; once both are merged these should be imported from .plotting instead.
-AA_GROUPS = (("aliphatic", "AVLIM"), ("aromatic", "FWY"), ("polar", "STNQ"), ("special", "CGP"),
-             ("basic", "KRH"), ("acidic", "DE"))
-AA_ORDER = "".join(aas for _, aas in AA_GROUPS)
-CLIP_PERCENTILE = 99.0
-RANDOM_STAMP = "random weights - not ESM-1v"
+# the static heatmap's amino-acid order, clipping rule and stamp: one definition for both views
+from .plotting import AA_GROUPS, AA_ORDER, CLIP_PERCENTILE  # noqa: E402,F401
+from .provenance import RANDOM_STAMP  # noqa: E402
 
 #: Scores are embedded (and shown) with this many decimals.
 DECIMALS = 3
