@@ -118,7 +118,8 @@ class BiolmSettings:
     max_attempts: int = 6
     backoff_s: float = 2.0
     backoff_max_s: float = 60.0
-    max_length: int = 1022
+    #: BioLM's limit on one item string, <mask> counting 6 (its server schema: max_sequence_len 512)
+    max_item_chars: int = 512
     response_cache: str | None = "resources/biolm_cache"
 
     def __post_init__(self):
@@ -128,8 +129,8 @@ class BiolmSettings:
             raise ValueError(f"biolm.items_per_request must be 1..{API_MAX_ITEMS}")
         if int(self.max_in_flight) < 1 or int(self.max_attempts) < 1:
             raise ValueError("biolm.max_in_flight and biolm.max_attempts must be at least 1")
-        if int(self.max_length) < len(MASK) + 1:
-            raise ValueError("biolm.max_length is too small for one masked residue")
+        if int(self.max_item_chars) < len(MASK) + 1:
+            raise ValueError("biolm.max_item_chars is too small for one masked residue")
 
     @classmethod
     def from_config(cls, block: Mapping | None) -> BiolmSettings:
@@ -497,7 +498,7 @@ class BiolmScorer:
         self.endpoint = ALL_ENDPOINT if self.settings.endpoint == "all" else self.slug
         self.base_url = resolve_base_url(self.settings.base_url)
         #: residues per item: the local context, and what fits the API's length limit with <mask>
-        self.window = min(int(max_residues), int(self.settings.max_length) - len(MASK) + 1)
+        self.window = min(int(max_residues), int(self.settings.max_item_chars) - len(MASK) + 1)
         self.stop = threading.Event()
         self.client = BiolmClient(self.base_url, token, self.settings, self.stop)
         self.cache = ResponseCache(self.settings.response_cache)
