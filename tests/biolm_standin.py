@@ -4,9 +4,11 @@ It speaks the contract of the real service (see the project's notes on the API):
 
 - ``POST /api/v3/esm1v-n1/predict/`` .. ``esm1v-n5`` and ``esm1v-all``; ``Authorization: Token <t>``
   checked (401 otherwise); plain or gzip bodies; 1..5 items; exactly one ``<mask>`` per item; the
-  API's alphabet; a length limit in characters (``<mask>`` counts 6). Validation errors come in
-  both known shapes (400 ``{"error": {"items__0__sequence": [...]}}`` per item, 422
-  ``{"detail", "errors", "status_code"}`` for the request).
+  API's alphabet; BioLM's length limit, 512 characters per item by default (``<mask>`` counts 6),
+  answered with 422 ``{"error": {"items__0__sequence": ["Ensure this field has no more than 512
+  characters."]}}``. Other validation errors come in both known shapes (400 ``{"error":
+  {"items__0__sequence": [...]}}`` per item, 422 ``{"detail", "errors", "status_code"}`` for the
+  request).
 - Answers are computed from tiny local checkpoints, one masked forward pass per item, through the
   project's own loader: 20 entries per model (token, token_str, score, sequence), sorted by score,
   score = exp(log_softmax) at the mask, not renormalised; ``esm1v-all`` keys them by model slug (in
@@ -73,7 +75,7 @@ class Request:
 
 
 class StandIn:
-    def __init__(self, model_dir, token: str, max_length: int = 1022, max_items: int = 5,
+    def __init__(self, model_dir, token: str, max_length: int = 512, max_items: int = 5,
                  latency_s: float = 0.0):
         self.model_dir = Path(model_dir)
         self.token = token
@@ -293,8 +295,10 @@ class _Handler(BaseHTTPRequestHandler):
                 problem = f"Expected a single occurrence of '<mask>', got {n}"
             elif not set(seq.replace("<mask>", "")) <= ALPHABET:
                 problem = "Residues must be uppercase amino acid letters"
-            elif len(seq) > s.max_length:
+            elif len(seq) > s.max_length:  # BioLM's limit (max_sequence_len): 422, production shape
                 problem = f"Ensure this field has no more than {s.max_length} characters."
+                s.record(endpoint, items, "422")
+                return self._send(422, {"error": {f"items__{i}__sequence": [problem]}})
             if problem:
                 s.record(endpoint, items, "400")
                 return self._send(400, {"error": {f"items__{i}__sequence": [problem]}})
@@ -351,7 +355,7 @@ def main(argv=None) -> None:
     ap.add_argument("--models", required=True, help="folder with the five <model>.pt checkpoints")
     ap.add_argument("--token", required=True)
     ap.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
-    ap.add_argument("--max-length", type=int, default=1022, help="characters per item")
+    ap.add_argument("--max-length", type=int, default=512, help="characters per item")
     a = ap.parse_args(argv)
     s = StandIn(a.models, a.token, max_length=a.max_length, latency_s=a.latency).start()
     print(f"BIOLMAI_BASE_API_URL={s.url}", flush=True)

@@ -149,7 +149,7 @@ def test_long_protein_is_sent_as_the_local_windows(standin, tmp_path, tiny_dir):
     = 25), exactly the windows of the local backend with max_residues 20."""
     seq = "".join(random.Random(3).choices(AMINO_ACIDS, k=50))
     standin.max_length = 25
-    scorer = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, tmp_path / "r", max_length=25,
+    scorer = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, tmp_path / "r", max_item_chars=25,
                                                          endpoint="per-model"))
     assert scorer.window == 20
     local = LocalScorer(load_model(MODELS[0], tiny_dir, offline=True), device="cpu", max_residues=20)
@@ -158,12 +158,27 @@ def test_long_protein_is_sent_as_the_local_windows(standin, tmp_path, tiny_dir):
     # unwindowed, the server refuses: a validation error naming the sequence and position, no retry
     standin.reset()
     standin.max_length = 25
-    naive = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, None, max_length=1022, max_in_flight=1),
+    naive = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, None, max_item_chars=1022, max_in_flight=1),
                         labels={seq: "long_one"})
     with pytest.raises(BiolmError, match=r"rejected sequence 'long_one', position 1 "
-                                         r"\(HTTP 400, validation\).*no more than 25 characters"):
+                                         r"\(HTTP 422, validation\).*no more than 25 characters"):
         naive.score(seq)
-    assert standin.outcomes() == ["400"]
+    assert standin.outcomes() == ["422"]
+
+
+def test_default_item_limit_is_biolms_512_characters(standin, tmp_path, tiny_dir):
+    """With default settings against BioLM's real limit (512 characters per item, which the
+    stand-in enforces with 422), a 600-residue protein goes as 507-residue windows centred on each
+    site and scores exactly what the local backend says with max_residues 507."""
+    seq = "".join(random.Random(11).choices(AMINO_ACIDS, k=600))
+    sites = [1, 2, 254, 300, 301, 347, 599, 600]
+    scorer = BiolmScorer(MODELS[2], TOKEN, fast_settings(standin.url, tmp_path / "r", endpoint="per-model"))
+    remote = scorer.score(seq, positions=sites)
+    local = LocalScorer(load_model(MODELS[2], tiny_dir, offline=True), device="cpu", max_residues=507)
+    assert_same_table(remote, local.score(seq, positions=sites))
+    assert standin.outcomes() == ["ok", "ok"]
+    assert sorted(len(i) for i in standin.answered_items()) == [512] * len(sites)
+    assert seq[46:299] + "<mask>" + seq[300:553] in standin.answered_items()  # site 300: 253 + 1 + 253
 
 
 def test_nonstandard_wild_type_gets_nan_score_but_real_probabilities(standin, tiny_dir):

@@ -80,3 +80,88 @@ def test_long_proteins_are_accepted_and_a_bound_can_still_be_set(tmp_path):
     assert read_fasta(f)[0].length == 2523
     with pytest.raises(InputError, match="record 'long': the sequence has 2523 residues, more than the 2000 allowed"):
         read_fasta(f, max_length=2000)
+
+
+# -- compressed input, byte-order marks and binary files ----------------------------------------
+
+RECORDS = ">sp|P62593|BLAT_ECOLX beta-lactamase\nMSIQHFRVAL\nIPFAA\n>b\nACDE\n"
+
+
+def _gzip(path, text):
+    import gzip
+
+    path.write_bytes(gzip.compress(text.encode()))
+    return path
+
+
+def _bgzip(path, text):
+    """bgzip (multi-member gzip, as samtools writes it), in blocks small enough to split records."""
+    from Bio import bgzf
+
+    with bgzf.BgzfWriter(str(path), "wb") as fh:
+        for i in range(0, len(text), 16):  # one gzip member per 16 bytes
+            fh.write(text[i : i + 16].encode())
+            fh.flush()
+    return path
+
+
+@pytest.mark.parametrize("writer, name", [(_gzip, "uniprot.fasta.gz"), (_bgzip, "uniprot.fa.bgz"),
+                                          (_gzip, "no_extension"), (_gzip, "misnamed.fasta")])
+def test_gzip_and_bgzip_input_is_read_whatever_its_name(tmp_path, writer, name):
+    proteins = read_fasta(writer(tmp_path / name, RECORDS))
+    assert [(p.id, p.name, p.sequence) for p in proteins] == [
+        ("sp|P62593|BLAT_ECOLX", "sp_P62593_BLAT_ECOLX", "MSIQHFRVALIPFAA"), ("b", "b", "ACDE")]
+
+
+def test_bgzip_writes_several_members(tmp_path):
+    """The bgzip case above really is multi-member (the first member ends before the data does)."""
+    import zlib
+
+    raw = _bgzip(tmp_path / "x.bgz", RECORDS).read_bytes()
+    first = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    assert first.decompress(raw) == RECORDS[:16].encode() and len(first.unused_data) > 100
+
+
+def test_a_utf8_byte_order_mark_is_accepted(tmp_path):
+    f = tmp_path / "windows.fasta"
+    f.write_bytes(b"\xef\xbb\xbf" + RECORDS.replace("\n", "\r\n").encode())
+    assert [p.sequence for p in read_fasta(f)] == ["MSIQHFRVALIPFAA", "ACDE"]
+    assert [p.sequence for p in read_fasta(_gzip(tmp_path / "w.gz", "\ufeff" + RECORDS))][1] == "ACDE"
+
+
+def _zip(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("x.fasta", RECORDS)
+    return path.read_bytes()
+
+
+def _compressed(module):
+    import importlib
+
+    return importlib.import_module(module).compress(RECORDS.encode())
+
+
+@pytest.mark.parametrize(
+    "content, looks_like",
+    [
+        (_zip, "this looks like a zip archive"),
+        (lambda p: _compressed("bz2"), "this looks like a bzip2 file"),
+        (lambda p: _compressed("lzma"), "this looks like an xz file"),
+        (lambda p: b"\x28\xb5\x2f\xfd\x24\x05\x29\x00\x00", "this looks like a zstd file"),
+        (lambda p: b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "this looks like a PDF document"),
+        (lambda p: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "this looks like a PNG image"),
+        (lambda p: __import__("gzip").compress(b"BAM\x01\x00\x00\x00\x00"),
+         "inside the gzip file, this looks like a BAM alignment file"),
+        (lambda p: b">a\nMKV\x00\x00\x01\x02", "this looks like a binary file (it holds NUL bytes)"),
+        (lambda p: b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\xcb\x4d", "a damaged or truncated gzip file"),
+    ],
+)
+def test_other_binary_files_say_what_they_look_like(tmp_path, content, looks_like):
+    f = tmp_path / "proteins.fasta"
+    f.write_bytes(content(tmp_path / "z.zip"))
+    with pytest.raises(InputError) as err:
+        read_fasta(f)
+    assert str(err.value).startswith(f"{f}: ")
+    assert looks_like in str(err.value) and "\n" not in str(err.value)

@@ -116,3 +116,27 @@ def test_scoring_failure_leaves_no_partial_output_and_keeps_the_cache(tmp_path, 
     log = (wd / f"logs/score/{MODELS[0]}/shard0001.log")
     assert "positions from cache" not in log.read_text()  # model 1 was not rerun: its log is the first run's
     assert (wd / "results/tiny_2/heatmap.png").exists()
+
+
+def test_end_to_end_on_a_gzipped_uniprot_style_fasta(tmp_path, base_config):
+    """A UniProt proteome as downloaded (.fasta.gz, a Windows byte-order mark inside, CRLF lines)
+    runs end to end; sequences.tsv holds the residues, not bytes of the archive."""
+    import gzip
+    import hashlib
+
+    ubc = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
+    text = f"\ufeff>sp|P0CG48|UBC_HUMAN Polyubiquitin-C OS=Homo sapiens\r\n{ubc[:60]}\r\n{ubc[60:]}\r\n>tiny_2\r\nMKTAYIAKQRQ\r\n"
+    gz = tmp_path / "UP000005640_9606.fasta.gz"
+    gz.write_bytes(gzip.compress(text.encode("utf-8")))
+    config = {**base_config, "sequences": str(gz), "models": MODELS[:1]}
+    wd = tmp_path / "run"
+    run_workflow(wd, config)
+    seqs = pd.read_csv(wd / "results/sequences.tsv", sep="\t")
+    assert seqs["id"].tolist() == ["sp|P0CG48|UBC_HUMAN", "tiny_2"]
+    assert seqs["name"].tolist() == ["sp_P0CG48_UBC_HUMAN", "tiny_2"]
+    assert seqs["length"].tolist() == [76, 11]
+    assert seqs["sequence"].tolist() == [ubc, "MKTAYIAKQRQ"]
+    assert seqs["sha256"].tolist() == [hashlib.sha256(s.encode()).hexdigest() for s in [ubc, "MKTAYIAKQRQ"]]
+    scores = pd.read_csv(wd / f"results/tiny_2/scores/{MODELS[0]}.tsv", sep="\t")
+    assert len(scores) == 11 * 20 and "".join(scores["wt"][::20]) == "MKTAYIAKQRQ"
+    assert (wd / "results/sp_P0CG48_UBC_HUMAN/ensemble.tsv").exists()

@@ -6,8 +6,11 @@ and the problem in one line, so the workflow can stop before any job runs.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,26 @@ RESERVED_NAMES = frozenset({"sequences.tsv", "mask_plan.tsv", "provenance", "sha
 MAX_RESIDUES = 1022
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+#: gzip's magic bytes (bgzip, as BAM and .fasta.gz from samtools use, is multi-member gzip)
+GZIP_MAGIC = b"\x1f\x8b"
+#: Magic bytes of binary files people hand over instead of a FASTA, and what to call them.
+BINARY_MAGIC = (
+    (b"PK\x03\x04", "a zip archive (unzip it first)"),
+    (b"PK\x05\x06", "an empty zip archive"),
+    (b"BZh", "a bzip2 file (bunzip2 it, or recompress with gzip)"),
+    (b"\xfd7zXZ\x00", "an xz file (unxz it, or recompress with gzip)"),
+    (b"\x28\xb5\x2f\xfd", "a zstd file (unzstd it, or recompress with gzip)"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive (extract it first)"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"BAM\x01", "a BAM alignment file"),
+    (b"CRAM", "a CRAM alignment file"),
+    (b"\xd0\xcf\x11\xe0", "a legacy Microsoft Office document"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"PAR1", "a Parquet file"),
+)
 
 
 @dataclass(frozen=True)
@@ -115,18 +138,51 @@ def validate_residues(seq: str, file: str, record: str, max_length: int | None =
         )
 
 
+def sniff_binary(head: bytes) -> str | None:
+    """What a file starting with ``head`` looks like when it is binary (not text, not gzip)."""
+    for magic, what in BINARY_MAGIC:
+        if head.startswith(magic):
+            return what
+    if b"\x00" in head:
+        return "a binary file (it holds NUL bytes)"
+    return None
+
+
+def read_text(path: str | Path) -> str:
+    """The text of a FASTA file, plain or gzip/bgzip-compressed (told by its magic bytes, not its
+    name), a UTF-8 byte-order mark dropped. Any other binary file is an InputError saying what it
+    looks like."""
+    path, file = Path(path), str(path)
+    if not path.exists():
+        raise InputError("file not found", file)
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if head.startswith(GZIP_MAGIC):
+        try:
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+        except (OSError, EOFError, zlib.error) as err:
+            reason = " ".join(str(err).split()) or type(err).__name__
+            raise InputError(f"a damaged or truncated gzip file ({reason})", file) from None
+        where = "inside the gzip file, "
+    else:
+        data, where = path.read_bytes(), ""
+    what = sniff_binary(data[:512])
+    if what:
+        raise InputError(f"not a FASTA file: {where}this looks like {what}", file)
+    return data.decode("utf-8-sig", errors="replace")
+
+
 def read_fasta(path: str | Path, max_length: int | None = None) -> list[Protein]:
-    """Parse and validate a protein FASTA file; returns the records in file order.
+    """Parse and validate a protein FASTA file (plain, gzip or bgzip: :func:`read_text`); returns
+    the records in file order.
 
     Any length is accepted by default: proteins longer than the model's context (``MAX_RESIDUES``)
     are scored in windows (:func:`esm1v_scan.planning.window_bounds`, ``wt_windows``).
     ``max_length`` sets an upper bound for callers that need one.
     """
-    path = Path(path)
     file = str(path)
-    if not path.exists():
-        raise InputError("file not found", file)
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = read_text(path)
     if not text.strip():
         raise InputError("the file is empty", file)
     first = text.lstrip()[0]
@@ -134,22 +190,26 @@ def read_fasta(path: str | Path, max_length: int | None = None) -> list[Protein]
         raise InputError(
             f"not a FASTA file: it must start with a '>' header line, found {first!r}", file
         )
-    proteins: list[Protein] = []
-    seen: set[str] = set()
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for rec in SeqIO.parse(handle, "fasta"):
-            if not rec.id:
-                raise InputError(f"a header line with no id (record {len(proteins) + 1})", file)
-            if rec.id in seen:
-                raise InputError("duplicate id (ids must be unique)", file, rec.id)
-            seen.add(rec.id)
-            seq = clean_residues(str(rec.seq))
-            validate_residues(seq, file, rec.id, max_length)
-            proteins.append(Protein(rec.id, "", seq))
-    if not proteins:
-        raise InputError("no FASTA records found", file)
+    proteins = _parse_records(text, file, max_length)
     names = assign_names([p.id for p in proteins])
     return [Protein(p.id, names[p.id], p.sequence) for p in proteins]
+
+
+def _parse_records(text: str, file: str, max_length: int | None) -> list[Protein]:
+    proteins: list[Protein] = []
+    seen: set[str] = set()
+    for rec in SeqIO.parse(io.StringIO(text), "fasta"):
+        if not rec.id:
+            raise InputError(f"a header line with no id (record {len(proteins) + 1})", file)
+        if rec.id in seen:
+            raise InputError("duplicate id (ids must be unique)", file, rec.id)
+        seen.add(rec.id)
+        seq = clean_residues(str(rec.seq))
+        validate_residues(seq, file, rec.id, max_length)
+        proteins.append(Protein(rec.id, "", seq))
+    if not proteins:
+        raise InputError("no FASTA records found", file)
+    return proteins
 
 
 def sequences_table(proteins: list[Protein]) -> pd.DataFrame:

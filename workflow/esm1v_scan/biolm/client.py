@@ -1,0 +1,247 @@
+"""The HTTP client: POSTs one request to BioLM with retries.
+
+Faults: 429/5xx, timeouts, dropped connections and malformed answers are retried with exponential
+backoff and jitter (``Retry-After`` honoured), a bounded number of times, then a clear error naming
+the sequence and position; 401/403 stops at once; 400/422 names the sequence. The token is sent
+only in the ``Authorization`` header and scrubbed from any server text put in a message.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import requests
+from urllib3.util import Retry
+
+from ..planning import format_ranges
+from .contract import failed_item, is_error_payload, parse_results
+from .errors import BadResponse, BiolmAuthError, BiolmError, Cancelled
+from .settings import TOKEN_ENV, BiolmSettings
+
+log = logging.getLogger(__name__)
+
+#: a Retry-After longer than this (seconds) is not waited for: the job stops with a clear error
+MAX_RETRY_AFTER_S = 600
+#: bodies larger than this are gzip-compressed, as BioLM's own client does
+GZIP_OVER_BYTES = 256
+
+
+@dataclass
+class _Request:
+    """One request as sent, and what to call its items in messages."""
+
+    endpoint: str
+    url: str
+    body: bytes
+    headers: dict
+    n_items: int
+    label: str
+    positions: list[int]
+
+    @property
+    def where(self) -> str:
+        return _where(self.label, self.positions)
+
+
+@dataclass
+class _Try:
+    """The outcome of one attempt: the results, or why there are none and how long to wait."""
+
+    results: list | None = None
+    problem: str = ""
+    retry_after: float | None = None
+    rate_limited: bool = False
+
+
+def _where(label: str, positions: Sequence[int]) -> str:
+    return f"{label}, position{'s' if len(positions) > 1 else ''} {format_ranges(positions)}"
+
+
+def _json(resp):
+    try:
+        return json.loads(resp.content)
+    except ValueError:
+        return None
+
+
+def _retry_after(resp) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return float(Retry(retry_after_max=10**9).parse_retry_after(value))
+    except Exception:  # an unparseable header: plain backoff
+        return None
+
+
+class BiolmClient:
+    """POSTs one request with retries. Thread-safe: one requests.Session whose connection pool
+    holds max_in_flight keep-alive connections, reused by every request of the job.
+
+    The retry loop is ours rather than urllib3's ``Retry`` on the adapter because malformed JSON,
+    a wrong result count and a body cut off mid-read happen after urllib3 hands the response over,
+    and they must share one attempt budget with 429/5xx/timeouts; urllib3's ``Retry`` is still used
+    to parse ``Retry-After`` (seconds or HTTP date).
+    """
+
+    def __init__(self, base_url: str, token: str, settings: BiolmSettings,
+                 stop: threading.Event | None = None):
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self._lock = threading.Lock()
+        self._http = self._session(token, int(settings.max_in_flight))
+        self._pause_until = 0.0  # after a 429, every thread of this job holds off until then
+        self.requests = 0  # HTTP requests sent, retries included
+        self.retries = 0
+
+    @staticmethod
+    def _session(token: str, pool_size: int) -> requests.Session:
+        http = requests.Session()
+        http.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
+        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        http.mount("http://", pool)
+        http.mount("https://", pool)
+        return http
+
+    def __repr__(self) -> str:  # never show the token
+        return f"BiolmClient({self.base_url!r})"
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: uniform in [b/2, b], b = backoff_s * 2^(attempt-1)."""
+        b = min(self.settings.backoff_max_s, self.settings.backoff_s * 2 ** (attempt - 1))
+        return b / 2 + random.uniform(0, b / 2)
+
+    def _hold_off(self) -> None:
+        while True:
+            with self._lock:
+                wait = self._pause_until - time.monotonic()
+            if wait <= 0:
+                return
+            if self.stop.wait(wait):
+                raise Cancelled()
+
+    def post(self, endpoint: str, items: Sequence[str], label: str = "a sequence",
+             positions: Sequence[int] | None = None) -> list[dict[str, dict[str, float]]]:
+        """Send ``items`` to ``endpoint``; returns the parsed answers in item order.
+
+        ``label`` names the sequence and ``positions`` the items' positions, for messages.
+        """
+        request = self._request(endpoint, items, label, positions)
+        attempts = self.settings.max_attempts
+        outcome = _Try(problem="no answer")
+        for attempt in range(1, attempts + 1):
+            self._hold_off()
+            if self.stop.is_set():
+                raise Cancelled()
+            outcome = self._attempt(request)
+            if outcome.results is not None:
+                return outcome.results
+            if attempt < attempts:
+                self._wait_to_retry(request, outcome, attempt)
+        raise BiolmError(
+            f"BioLM {endpoint}: {request.where}: no valid answer after {attempts} attempts "
+            f"(last: {self.scrub(outcome.problem)}). Answers fetched so far are cached: rerun to resume"
+        )
+
+    def _request(self, endpoint, items, label, positions) -> _Request:
+        positions = list(positions) if positions is not None else list(range(1, len(items) + 1))
+        body = json.dumps({"items": [{"sequence": s} for s in items]}).encode()
+        headers = {"Content-Type": "application/json"}
+        if len(body) > GZIP_OVER_BYTES:
+            body, headers["Content-Encoding"] = gzip.compress(body), "gzip"
+        url = f"{self.base_url}/{endpoint}/predict/"
+        return _Request(endpoint, url, body, headers, len(items), label, positions)
+
+    def _attempt(self, request: _Request) -> _Try:
+        """Send once: the results, or a retryable problem; anything else raises BiolmError."""
+        timeout = (min(10.0, self.settings.timeout_s), self.settings.timeout_s)
+        try:
+            with self._lock:
+                self.requests += 1
+            resp = self._http.post(request.url, data=request.body, headers=request.headers, timeout=timeout)
+        except requests.Timeout:
+            return _Try(problem=f"no answer within {self.settings.timeout_s:g} s")
+        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as err:
+            return _Try(problem=f"connection failed ({type(err).__name__})")
+        except requests.RequestException as err:  # a bad base URL and the like: not transient
+            raise BiolmError(
+                f"BioLM {request.endpoint}: cannot send to {request.url}: {self.scrub(str(err))}"
+            ) from None
+        return self._judge(resp, request)
+
+    def _judge(self, resp, request: _Request) -> _Try:
+        status = resp.status_code
+        if status in (401, 403):
+            raise BiolmAuthError(
+                f"BioLM refused the API token (HTTP {status}) at {request.url}: check that "
+                f"{TOKEN_ENV} holds a valid BioLM API token with access to {request.endpoint}"
+            )
+        if status == 429 or status >= 500:
+            return self._server_fault(resp, request)
+        if status != 200:
+            self._refuse(resp, request)
+        payload = _json(resp)
+        if payload is None:
+            return _Try(problem="malformed JSON in the answer")
+        if is_error_payload(payload):
+            self._refuse(resp, request, payload)
+        try:
+            return _Try(results=parse_results(payload, request.endpoint, request.n_items))
+        except BadResponse as err:
+            return _Try(problem=f"answer breaks the API contract: {err}")
+
+    def _server_fault(self, resp, request: _Request) -> _Try:
+        """429/5xx: retryable, unless the server asks to wait longer than MAX_RETRY_AFTER_S."""
+        problem = f"HTTP {resp.status_code}{self._detail(resp)}"
+        retry_after = _retry_after(resp)
+        if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
+            raise BiolmError(
+                f"BioLM {request.endpoint}: {request.where}: {problem}; the server asks to wait "
+                f"{retry_after:.0f} s (quota?); stopped. Answers fetched so far are cached: rerun later to resume"
+            )
+        return _Try(problem=problem, retry_after=retry_after, rate_limited=resp.status_code == 429)
+
+    def _wait_to_retry(self, request: _Request, outcome: _Try, attempt: int) -> None:
+        delay = self.backoff(attempt)
+        if outcome.retry_after is not None:
+            delay = max(delay, outcome.retry_after)
+        with self._lock:
+            if outcome.rate_limited:  # slow the whole job down, not just this request
+                self._pause_until = max(self._pause_until, time.monotonic() + delay)
+            self.retries += 1
+        log.warning("BioLM %s: %s: %s; retry %d of %d in %.1f s%s", request.endpoint, request.where,
+                    self.scrub(outcome.problem), attempt, self.settings.max_attempts - 1, delay,
+                    " (Retry-After)" if outcome.retry_after is not None else "")
+        if self.stop.wait(delay):
+            raise Cancelled()
+
+    def _detail(self, resp, limit: int = 200) -> str:
+        text = " ".join((resp.text or "").split())[:limit]
+        return f": {self.scrub(text)}" if text else ""
+
+    def _refuse(self, resp, request: _Request, payload=None):
+        """A non-retryable answer (400/402/404/422, or an error object with status 200)."""
+        payload = _json(resp) if payload is None else payload
+        status, endpoint, index = resp.status_code, request.endpoint, failed_item(payload)
+        if index is not None and 0 <= index < len(request.positions):
+            where = f"{request.label}, position {request.positions[index]}"
+        else:
+            where = request.where
+        if status in (400, 422, 200):
+            raise BiolmError(f"BioLM {endpoint} rejected {where} (HTTP {status}, validation){self._detail(resp)}")
+        if status == 402:
+            raise BiolmError(f"BioLM {endpoint}: {where}: HTTP 402, quota or payment{self._detail(resp)}")
+        raise BiolmError(f"BioLM {endpoint}: {where}: unexpected HTTP {status} from {request.url}{self._detail(resp)}")
