@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
 from .fasta import AMINO_ACIDS  # noqa: E402
+from .io import atomic_path  # noqa: E402
 
 #: Reproducible output: no creation date, fixed SVG ids.
 SAVE_METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}
@@ -36,10 +37,9 @@ def save_figure(fig, outputs) -> None:
     """Save ``fig`` to each path (format from the suffix) atomically, without dates, then close it."""
     for path in outputs:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150, metadata=SAVE_METADATA.get(path.suffix, {}), bbox_inches="tight")
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:], dpi=150,
+                        metadata=SAVE_METADATA.get(path.suffix, {}), bbox_inches="tight")
     plt.close(fig)
 
 

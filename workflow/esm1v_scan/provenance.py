@@ -20,6 +20,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from .io import write_text
+
 #: Distributions whose versions are recorded (those that change numbers, figures or the DAG).
 SCORING_PACKAGES = ("torch", "fair-esm", "numpy", "pandas", "requests")
 HOST_PACKAGES = ("snakemake", "snakemake-executor-plugin-slurm", "pandas", "numpy", "matplotlib",
@@ -103,11 +105,7 @@ def _sha_of(identity: str) -> str | None:
 
 
 def write_json(record: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def _one_or_all(values):
