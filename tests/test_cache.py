@@ -281,3 +281,25 @@ def test_a_cache_dir_under_a_regular_file_is_a_warning(scorer, tmp_path, capfd):
     assert job(scorer, [p], tmp_path / "file" / "cache", tmp_path / "a") == 20
     assert "could not write score cache entry" in capfd.readouterr().err
     assert len(read_table(tmp_path / "a/ubq.tsv")) == 400
+
+
+def test_temp_files_of_killed_writers_are_swept_by_the_next_write(scorer, tmp_path):
+    """A writer killed mid-write (kill -9) leaves its hidden temp file; the next successful write
+    of that entry removes it, but not the fresh temp file of a writer still at work."""
+    import os
+    import time
+
+    p = Protein("ubq", "ubq", SEQ[:20])
+    cache = tmp_path / "cache"
+    path = entry_path(cache, scorer, p)
+    path.parent.mkdir(parents=True)
+    stale = [path.with_name(f".{path.name}.999.deadbeef.tmp"),
+             path.with_name(f".{path.stem}.json.999.deadbeef.tmp")]
+    for f in stale:
+        f.write_text("half a table")
+        os.utime(f, (time.time() - 7200, time.time() - 7200))
+    live = path.with_name(f".{path.name}.998.cafecafe.tmp")
+    live.write_text("being written")
+    assert job(scorer, [p], cache, tmp_path / "a") == 20
+    assert not any(f.exists() for f in stale) and live.exists()
+    assert check_table(read_entry(path), SEQ[:20]) is None

@@ -26,6 +26,7 @@ import io
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from .tables import COLUMNS, FLOAT_FORMAT, read_table
 
 FORMAT = 1
 DIGEST_TAG = "#sha256:"
+STALE_TEMP_SECONDS = 3600.0
 
 log = logging.getLogger(__name__)
 
@@ -148,4 +150,18 @@ class ScoreCache:
             self.write_failures += 1
             console_warning(log, f"could not write score cache entry {path} ({err}); the scores "
                                  "are in this job's outputs but not cached")
+        else:
+            sweep_temp_files(path)
         return table
+
+
+def sweep_temp_files(path: Path, older_than: float = STALE_TEMP_SECONDS) -> None:
+    """Remove the temp files of ``path``'s entry that killed writers left behind (a live writer's
+    temp file is seconds old)."""
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.stem}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove
+            pass
