@@ -15,7 +15,6 @@ score      log p(mt) - log p(wt): negative = less likely than the wild type
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 
