@@ -303,3 +303,26 @@ def test_temp_files_of_killed_writers_are_swept_by_the_next_write(scorer, tmp_pa
     assert job(scorer, [p], cache, tmp_path / "a") == 20
     assert not any(f.exists() for f in stale) and live.exists()
     assert check_table(read_entry(path), SEQ[:20]) is None
+
+
+@pytest.mark.slow
+def test_forceall_after_an_entry_was_edited_warns_on_the_console_and_recomputes(tmp_path, tiny_dir):
+    """The issue's case: one value of a cached table changed by hand, then --forceall. Snakemake's
+    console (not only the job log) names the entry, and the results are the first run's."""
+    from conftest import config_for, result_files, run_workflow
+
+    wd = tmp_path / "work"
+    config = {**config_for(tmp_path, tiny_dir), "models": [MODELS[0]]}
+    run_workflow(wd, config)
+    first = result_files(wd)
+    edited = None
+    for entry in sorted((tmp_path / "cache").rglob("*.tsv")):
+        text = entry.read_text()
+        value = first_value(text)
+        entry.write_text(text.replace(value, value[:-5], 1))  # -0.4793034 -> -0.479
+        edited = entry
+        break
+    rerun = run_workflow(wd, config, "--forceall")
+    assert f"esm1v-scan: warning: score cache entry {edited} is invalid" in rerun.stderr + rerun.stdout
+    again = result_files(wd)
+    assert [k for k in first if first[k] != again.get(k)] == []
