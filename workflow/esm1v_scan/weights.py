@@ -285,10 +285,6 @@ def record(lock: str | os.PathLike, entry: LockEntry) -> LockEntry:
         return entry
 
 
-def sha256_of(path: Path) -> str:
-    return sha256_file(path)
-
-
 def fetch_model(model: str, model_dir: str | os.PathLike, base_url: str = DEFAULT_BASE_URL,
                 lock: str | os.PathLike | None = None, offline: bool = False,
                 session: requests.Session | None = None, **download_args) -> Path:
@@ -304,7 +300,7 @@ def fetch_model(model: str, model_dir: str | os.PathLike, base_url: str = DEFAUL
                          "download it on a machine with network (offline: false)")
     url = weights_url(base_url, model)
     part = download(url, dest, session=session, **download_args)
-    size, digest = part.stat().st_size, sha256_of(part)
+    size, digest = part.stat().st_size, sha256_file(part)
     entry = LockEntry(model, dest.name, size, digest, url)
     if lock:
         recorded = record(lock, entry)
