@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import MODELS
-from esm1v_scan.cache import ScoreCache, cache_key, check_table
+from esm1v_scan.cache import ScoreCache, cache_key, check_table, encode_entry, read_entry
 from esm1v_scan.fasta import AMINO_ACIDS, Protein
 from esm1v_scan.models import load_model
 from esm1v_scan.runner import cache_parts, run_scoring_job
@@ -93,7 +93,7 @@ def test_cached_positions_then_full_scan_computes_only_the_rest(scorer, tmp_path
     assert full["position"].tolist() == list(np.repeat(np.arange(1, 77), 20))
     direct = LocalScorer(scorer.loaded, device="cpu").score(SEQ)
     np.testing.assert_allclose(full["log_prob"], direct["log_prob"], atol=1e-5)
-    assert check_table(read_table(entry_path(cache, scorer, p)), SEQ) is None
+    assert check_table(read_entry(entry_path(cache, scorer, p)), SEQ) is None
     # a subset of what is cached costs nothing and returns just that subset
     assert job(scorer, [p], cache, tmp_path / "c", positions={"ubq": [5, 6]}) == 0
     assert sorted(read_table(tmp_path / "c/ubq.tsv")["position"].unique()) == [5, 6]
@@ -115,19 +115,19 @@ def test_a_damaged_cache_entry_is_recomputed(scorer, tmp_path, damage, caplog):
         lines = text.splitlines(keepends=True)
         path.write_text("".join(lines[:100] + lines[101:]))
     elif damage == "nan":
-        df = read_table(path)
+        df = read_entry(path)
         df.loc[30, "log_prob"] = np.nan
-        df.to_csv(path, sep="\t", index=False)
+        path.write_bytes(encode_entry(df))  # with a matching digest: check_table must catch it
     elif damage == "other_sequence":  # a valid table, but not of this sequence's residues
         other = LocalScorer(scorer.loaded, device="cpu").score("A" * len(SEQ))
-        other.to_csv(path, sep="\t", index=False)
+        path.write_bytes(encode_entry(other))
     elif damage == "empty":
         path.write_text("")
     with caplog.at_level(logging.WARNING, logger="esm1v_scan.cache"):
         assert job(scorer, [p], cache, tmp_path / "b") == len(SEQ)
     assert "is invalid" in caplog.text and str(path) in caplog.text
     pd.testing.assert_frame_equal(read_table(tmp_path / "b/ubq.tsv"), good)
-    assert check_table(read_table(path), SEQ) is None  # the entry was rewritten whole
+    assert check_table(read_entry(path), SEQ) is None  # the entry was rewritten whole
     assert job(scorer, [p], cache, tmp_path / "c") == 0
 
 
@@ -203,3 +203,126 @@ def test_the_job_manifest_lists_the_tables(scorer, tmp_path):
          "table": str(tmp_path / "b.tsv")},
     ]
     pd.testing.assert_frame_equal(cold, warm)
+
+
+def first_value(text: str) -> str:
+    """The first log_prob written in an entry (a row's 4th field), e.g. -0.4793034."""
+    return text.splitlines()[1].split("\t")[3]
+
+
+@pytest.mark.parametrize("damage", ["edited_value", "rounded_value", "cut_end"])
+def test_an_edited_entry_is_recomputed_with_a_console_warning(scorer, tmp_path, damage, capfd):
+    """A value changed by hand, or a value cut short (-0.4793034 -> -0.479), still parses as a
+    valid table: only the digest written with the entry catches it."""
+    p = Protein("ubq", "ubq", SEQ)
+    cache = tmp_path / "cache"
+    job(scorer, [p], cache, tmp_path / "a")
+    good = read_table(tmp_path / "a/ubq.tsv")
+    path = entry_path(cache, scorer, p)
+    text = path.read_text()
+    value = first_value(text)
+    if damage == "edited_value":
+        text = text.replace(value, "-0.1000000", 1)
+    elif damage == "rounded_value":
+        text = text.replace(value, value[:-5], 1)
+    else:  # the last 5 bytes of the file
+        text = text[:-5]
+    path.write_text(text)
+    capfd.readouterr()
+    assert job(scorer, [p], cache, tmp_path / "b") == len(SEQ)  # recomputed, not copied
+    err = capfd.readouterr().err
+    assert f"esm1v-scan: warning: score cache entry {path} is invalid" in err
+    pd.testing.assert_frame_equal(read_table(tmp_path / "b/ubq.tsv"), good)
+    assert first_value(path.read_text()) == value  # the entry was rewritten
+    assert job(scorer, [p], cache, tmp_path / "c") == 0
+
+
+def failing_replace(monkeypatch, under, errno_):
+    """os.replace fails (read-only file system, full disk) for targets under ``under``."""
+    import errno
+    import os
+
+    real = os.replace
+
+    def replace(src, dst, *a, **k):
+        if str(dst).startswith(str(under)):
+            raise OSError(getattr(errno, errno_), os.strerror(getattr(errno, errno_)), str(dst))
+        return real(src, dst, *a, **k)
+
+    monkeypatch.setattr("esm1v_scan.io.os.replace", replace)
+
+
+@pytest.mark.parametrize("errno_", ["EROFS", "ENOSPC"])
+def test_a_cache_that_cannot_be_written_is_still_read(scorer, tmp_path, monkeypatch, capfd, errno_):
+    """A lab's read-only shared cache (or a full disk): hits are used, new scores still reach the
+    job's outputs, the failed write is a console warning and no temp file stays behind."""
+    known, new = Protein("ubq", "ubq", SEQ), Protein("new", "new", "MKTAYIAKQRQISFVKSHFSRQ")
+    cache = tmp_path / "cache"
+    job(scorer, [known], cache, tmp_path / "a")
+    before = sorted(f for f in cache.rglob("*") if f.is_file())
+    failing_replace(monkeypatch, cache, errno_)
+    capfd.readouterr()
+    assert job(scorer, [known, new], cache, tmp_path / "b") == new.length  # the hit is used
+    err = capfd.readouterr().err
+    assert "esm1v-scan: warning: could not write score cache entry" in err
+    assert "not cached" in err
+    pd.testing.assert_frame_equal(read_table(tmp_path / "b/ubq.tsv"), read_table(tmp_path / "a/ubq.tsv"))
+    direct = scorer.score(new.sequence)
+    np.testing.assert_allclose(read_table(tmp_path / "b/new.tsv")["log_prob"], direct["log_prob"],
+                               atol=2e-6)
+    assert sorted(f for f in cache.rglob("*") if f.is_file()) == before  # no temp, no half entry
+
+
+def test_a_cache_dir_under_a_regular_file_is_a_warning(scorer, tmp_path, capfd):
+    """cache_dir that cannot even be created (its parent is a file; root ignores permissions)."""
+    (tmp_path / "file").write_text("x")
+    p = Protein("ubq", "ubq", SEQ[:20])
+    capfd.readouterr()
+    assert job(scorer, [p], tmp_path / "file" / "cache", tmp_path / "a") == 20
+    assert "could not write score cache entry" in capfd.readouterr().err
+    assert len(read_table(tmp_path / "a/ubq.tsv")) == 400
+
+
+def test_temp_files_of_killed_writers_are_swept_by_the_next_write(scorer, tmp_path):
+    """A writer killed mid-write (kill -9) leaves its hidden temp file; the next successful write
+    of that entry removes it, but not the fresh temp file of a writer still at work."""
+    import os
+    import time
+
+    p = Protein("ubq", "ubq", SEQ[:20])
+    cache = tmp_path / "cache"
+    path = entry_path(cache, scorer, p)
+    path.parent.mkdir(parents=True)
+    stale = [path.with_name(f".{path.name}.999.deadbeef.tmp"),
+             path.with_name(f".{path.stem}.json.999.deadbeef.tmp")]
+    for f in stale:
+        f.write_text("half a table")
+        os.utime(f, (time.time() - 7200, time.time() - 7200))
+    live = path.with_name(f".{path.name}.998.cafecafe.tmp")
+    live.write_text("being written")
+    assert job(scorer, [p], cache, tmp_path / "a") == 20
+    assert not any(f.exists() for f in stale) and live.exists()
+    assert check_table(read_entry(path), SEQ[:20]) is None
+
+
+@pytest.mark.slow
+def test_forceall_after_an_entry_was_edited_warns_on_the_console_and_recomputes(tmp_path, tiny_dir):
+    """The issue's case: one value of a cached table changed by hand, then --forceall. Snakemake's
+    console (not only the job log) names the entry, and the results are the first run's."""
+    from conftest import config_for, result_files, run_workflow
+
+    wd = tmp_path / "work"
+    config = {**config_for(tmp_path, tiny_dir), "models": [MODELS[0]]}
+    run_workflow(wd, config)
+    first = result_files(wd)
+    edited = None
+    for entry in sorted((tmp_path / "cache").rglob("*.tsv")):
+        text = entry.read_text()
+        value = first_value(text)
+        entry.write_text(text.replace(value, value[:-5], 1))  # -0.4793034 -> -0.479
+        edited = entry
+        break
+    rerun = run_workflow(wd, config, "--forceall")
+    assert f"esm1v-scan: warning: score cache entry {edited} is invalid" in rerun.stderr + rerun.stdout
+    again = result_files(wd)
+    assert [k for k in first if first[k] != again.get(k)] == []

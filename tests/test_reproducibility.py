@@ -210,39 +210,87 @@ def _scoring_process(wd: Path):
     return None
 
 
-def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finishes(tmp_path, tiny_dir):
-    """One scoring job scores a short then a long protein. It is SIGKILLed after the short one's
-    table is written: that table goes too (the job's outputs are all or nothing), the rerun
-    finishes the job, and the outputs equal those of an uninterrupted run."""
+def _block_at_cache_entry(clean_cache: Path, cache: Path, seq_id: str) -> Path:
+    """Put a FIFO where ``seq_id``'s entry (as a clean run stored it) goes in ``cache``: a scoring
+    job that reaches that protein blocks reading it, a deterministic pause point (no timing)."""
+    import json
+
+    meta = next(m for m in clean_cache.rglob("*.json") if json.loads(m.read_text())["id"] == seq_id)
+    fifo = cache / meta.parent.name / meta.with_suffix(".tsv").name
+    fifo.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(fifo)
+    return fifo
+
+
+def _release(fifo: Path) -> None:
+    """Unblock every job reading ``fifo`` (they read an empty, invalid entry) and remove it."""
+    fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    fifo.unlink()
+    os.close(fd)
+
+
+def _blocked_at_fifo(wd: Path) -> list[int]:
+    """Processes working in ``wd`` that wait in open() of a FIFO (Linux: their wchan)."""
+    pids = []
+    for proc in psutil.process_iter(["cwd"]):
+        try:
+            if proc.info["cwd"] == str(wd) and Path(f"/proc/{proc.pid}/wchan").read_text() in (
+                    "wait_for_partner", "fifo_open"):
+                pids.append(proc.pid)
+        except OSError:
+            continue
+    return pids
+
+
+def _wait_for(what, timeout=300):
+    deadline = time.monotonic() + timeout  # a safety net against hanging, not a timed assertion
+    while time.monotonic() < deadline:
+        found = what()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"gave up waiting for {what.__doc__}")
+
+
+def _kill_setup(tmp_path, tiny_dir):
+    """A FASTA of a short then a long protein for one model; the clean run's results; the work
+    folder and config of a run whose scoring job will block before the long protein."""
     import random
 
     rng = random.Random(7)
     seqs = {"short": "MKTAYIAKQRQISFVKSHFSRQ",
             "long": "M" + "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(399))}
     fasta = write_fasta(tmp_path / "kill.fasta", seqs)
-    one = [MODELS[0]]
 
     def cfg(name):
-        return {**config_for(tmp_path / name, tiny_dir), "sequences": str(fasta), "models": one}
+        return {**config_for(tmp_path / name, tiny_dir), "sequences": str(fasta),
+                "models": [MODELS[0]]}
 
-    for name in ("killed", "clean"):
-        (tmp_path / name).mkdir()
+    clean = tmp_path / "clean" / "work"
+    run_workflow(clean, cfg("clean"))
     wd = tmp_path / "killed" / "work"
-    wd.mkdir()
-    short_table = wd / f"results/short/scores/{MODELS[0]}.tsv"
-    long_table = wd / f"results/long/scores/{MODELS[0]}.tsv"
+    wd.mkdir(parents=True)
     (wd / "test-config.yaml").write_text(yaml.safe_dump(cfg("killed")))
+    fifo = _block_at_cache_entry(tmp_path / "clean" / "cache", tmp_path / "killed" / "cache", "long")
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(wd), "--configfile", str(wd / "test-config.yaml"), "--cores", "2"]
+    return clean, wd, cfg("killed"), fifo, cmd
+
+
+def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finishes(tmp_path, tiny_dir):
+    """One scoring job scores a short then a long protein. It is SIGKILLed after the short one's
+    table is written (while it waits at the long one's cache entry): that table goes too (the
+    job's outputs are all or nothing), the rerun finishes the job, and the outputs equal those of
+    an uninterrupted run."""
+    clean, wd, cfg, fifo, cmd = _kill_setup(tmp_path, tiny_dir)
+    short_table = wd / f"results/short/scores/{MODELS[0]}.tsv"
+    long_table = wd / f"results/long/scores/{MODELS[0]}.tsv"
     run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        victim, deadline = None, time.monotonic() + 300
-        while time.monotonic() < deadline and run.poll() is None:
-            if short_table.exists():
-                victim = _scoring_process(wd)
-                break
-            time.sleep(0.05)
-        assert victim is not None, "the scoring job was not caught while running"
+        def blocked_job():
+            """the scoring job, blocked at the long protein"""
+            return short_table.exists() and _scoring_process(wd)
+        victim = _wait_for(blocked_job)
         assert not long_table.exists()
         os.kill(victim.pid, signal.SIGKILL)
         out, _ = run.communicate(timeout=300)
@@ -250,6 +298,7 @@ def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finish
         if run.poll() is None:
             run.send_signal(signal.SIGINT)
             run.wait(60)
+        fifo.unlink(missing_ok=True)
     assert run.returncode != 0
     assert "score_shard0001" in out and "Error" in out
     # no partial output: the table written before the kill is removed with the failed job
@@ -257,10 +306,53 @@ def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finish
     assert not (wd / f"results/provenance/jobs/{MODELS[0]}/shard0001.json").exists()
     assert not (wd / "results/short/ensemble.tsv").exists()
 
-    rerun = run_workflow(wd, cfg("killed"))
+    rerun = run_workflow(wd, cfg)
     assert "score_shard0001" in rerun.stdout + rerun.stderr
-    clean = tmp_path / "clean" / "work"
-    run_workflow(clean, cfg("clean"))
     a, b = result_files(wd), result_files(clean)
     assert sorted(a) == sorted(b) and "long/heatmap.png" in a
     assert [k for k in a if a[k] != b[k]] == []
+
+
+def test_after_kill_9_of_snakemake_a_rerun_beside_the_orphan_job_finishes_whole(tmp_path, tiny_dir):
+    """kill -9 of Snakemake leaves its lock and an orphan scoring job that keeps running. The
+    recovery the README gives (--unlock, then run again) works while the orphan still runs: the
+    orphan and the new job score and write the same tables at the same time, and the run ends
+    with complete tables equal to an uninterrupted run's, no temp files, and the invalid cache
+    entry reported on the console."""
+    clean, wd, cfg, fifo, cmd = _kill_setup(tmp_path, tiny_dir)
+    short_table = wd / f"results/short/scores/{MODELS[0]}.tsv"
+    run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    orphan = rerun = None
+    try:
+        def blocked_job():
+            """the scoring job, blocked at the long protein"""
+            return short_table.exists() and _scoring_process(wd)
+        orphan = _wait_for(blocked_job)
+        run.kill()
+        run.wait(60)
+        assert orphan.is_running()  # on its own now
+        locked = run_workflow(wd, cfg, check=False)
+        assert locked.returncode != 0 and "--unlock" in locked.stdout + locked.stderr
+        run_workflow(wd, cfg, "--unlock")
+        rerun = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+        def two_jobs():
+            """the rerun's scoring job, blocked at the FIFO beside the orphan"""
+            return len(_blocked_at_fifo(wd)) >= 2
+        _wait_for(two_jobs)
+        _release(fifo)  # both read an empty entry, both score the long protein, both write
+        out, _ = rerun.communicate(timeout=300)
+        orphan.wait(300)
+    finally:
+        for proc in (rerun, run):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        if orphan is not None and orphan.is_running():
+            orphan.kill()
+        fifo.unlink(missing_ok=True)
+    assert rerun.returncode == 0, out[-3000:]
+    assert "esm1v-scan: warning: score cache entry" in out and "is invalid" in out
+    a, b = result_files(wd), result_files(clean)
+    assert sorted(a) == sorted(b) and "long/heatmap.png" in a
+    assert [k for k in a if a[k] != b[k]] == []
+    assert not [f for f in tmp_path.rglob("*.tmp")]

@@ -181,3 +181,29 @@ def test_lock_cli_records_present_files(tiny_dir, tmp_path, capsys):
     for m in MODELS:
         assert rows[m].sha256 == hashlib.sha256((tiny_dir / f"{m}.pt").read_bytes()).hexdigest()
     assert capsys.readouterr().out.count("\n") == 5
+
+
+@pytest.mark.parametrize("how", ["new_file", "same_inode"])
+def test_a_checkpoint_replaced_with_size_and_mtime_kept_is_hashed_again(tmp_path, how):
+    """cp -p / rsync -t of other weights of the same size over a verified checkpoint: size and
+    mtime match the hash memo, but the file is another one and the lock must reject it."""
+    path = tmp_path / f"{M1}.pt"
+    data = os.urandom(10_000)
+    path.write_bytes(data)
+    lock = tmp_path / "lock.tsv"
+    weights.lock_present(tmp_path, lock)
+    assert weights.verify(lock, M1, path).sha256 == hashlib.sha256(data).hexdigest()  # memo written
+    st = path.stat()
+    other = os.urandom(10_000)
+    if how == "new_file":  # rsync -t: a temp file renamed over the checkpoint
+        tmp = tmp_path / "incoming"
+        tmp.write_bytes(other)
+        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(tmp, path)
+    else:  # cp -p onto the existing file: same inode, rewritten in place
+        path.write_bytes(other)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert models.file_sha256(path) == hashlib.sha256(other).hexdigest()
+    with pytest.raises(InputError, match="the lock records"):
+        weights.verify(lock, M1, path)

@@ -8,29 +8,38 @@ Sequence names and ids are not in the key: the same protein in two projects (or 
 sharing one cache folder is scored once.
 
 Layout: ``<cache_dir>/<key[:2]>/<key>.tsv`` (the table of :mod:`esm1v_scan.tables`) and
-``<key>.json`` (the key's parts, for people). Writes are atomic (a temp file with a unique name,
-then a rename): a killed job leaves the old entry or the new one, and two jobs writing the same
-entry at once (two projects scoring the same protein) never interleave; a writer merges in the
-positions another one stored meanwhile. An entry that does not read back as a valid table for its
-sequence (truncated, edited, foreign) is ignored and recomputed.
+``<key>.json`` (the key's parts, for people). The table's last line is ``#sha256:<digest of the
+lines before it>``, so an entry and its integrity check are written in one file. Writes are atomic (:func:`esm1v_scan.io.atomic_write`): a killed job leaves the old entry or the new one, and
+two jobs writing the same entry at once (two projects scoring the same protein) never interleave; a
+writer merges in the positions another one stored meanwhile. An entry whose table does not match
+its digest (edited, truncated, rounded) or does not read back as a valid table for its sequence
+(foreign) is ignored and recomputed, with a warning on the console.
+
+A cache folder the job cannot write to (read-only, a full disk) is still read: the failed write is
+a warning on the console, and the job's outputs are written all the same.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
-import uuid
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .fasta import AMINO_ACIDS
+from .io import sha256_bytes, write_bytes, write_text
+from .scripting import console_warning
 from .tables import COLUMNS, FLOAT_FORMAT, read_table
 
 FORMAT = 1
+DIGEST_TAG = "#sha256:"
+STALE_TEMP_SECONDS = 3600.0
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +75,39 @@ def check_table(table: pd.DataFrame, sequence: str) -> str | None:
     return None
 
 
+def split_digest(blob: bytes) -> tuple[bytes, str | None]:
+    """(the table's bytes, None) when ``blob`` ends with the digest of what precedes it, else
+    (b"", why not)."""
+    body, sep, last = blob.rstrip(b"\n").rpartition(b"\n")
+    if not sep or not last.startswith(DIGEST_TAG.encode()):
+        return b"", "no digest line at its end: truncated, or written by an older version"
+    if last[len(DIGEST_TAG):].decode("ascii", "replace") != sha256_bytes(body + b"\n"):
+        return b"", "its content does not match the digest written with it: edited or truncated"
+    return body + b"\n", None
+
+
+def encode_entry(table: pd.DataFrame) -> bytes:
+    """The bytes of a cache entry: the table, then its digest line."""
+    data = table.to_csv(sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
+    data = data.encode()
+    return data + f"{DIGEST_TAG}{sha256_bytes(data)}\n".encode()
+
+
+def read_entry(path) -> pd.DataFrame:
+    """The table of a cache entry; ValueError if it does not match its digest."""
+    data, why = split_digest(Path(path).read_bytes())
+    if why:
+        raise ValueError(f"{path}: {why}")
+    return read_table(io.BytesIO(data))
+
+
 class ScoreCache:
     def __init__(self, root: str | os.PathLike | None):
         self.root = Path(root) if root else None
         self.hits = 0  # proteins answered from the cache alone
         self.misses = 0  # proteins with positions to compute
         self.rejected = 0  # entries that did not read back valid, recomputed
+        self.write_failures = 0  # entries that could not be written (read-only folder, full disk)
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.tsv"
@@ -83,16 +119,18 @@ class ScoreCache:
         path = self._path(key)
         if not path.exists():
             return None
-        try:
-            table = read_table(path)
+        try:  # one read of one file: the digest and the table it covers are of one write
+            table = read_entry(path)
             why = check_table(table, sequence)
-        except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        except (UnicodeDecodeError, pd.errors.ParserError, OSError) as err:
             why = f"unreadable ({type(err).__name__})"
-        if why:
-            self.rejected += 1
-            log.warning("score cache entry %s is invalid (%s): recomputing it", path, why)
-            return None
-        return table
+        except ValueError as err:  # the digest does not match
+            why = str(err).removeprefix(f"{path}: ")
+        if why is None:
+            return table
+        self.rejected += 1
+        console_warning(log, f"score cache entry {path} is invalid ({why}): recomputing it")
+        return None
 
     def store(self, key: str, table: pd.DataFrame, parts: dict, sequence: str) -> pd.DataFrame:
         """Write the entry (merged with positions another job stored meanwhile); returns it."""
@@ -105,13 +143,25 @@ class ScoreCache:
             if len(extra):
                 table = pd.concat([table, extra], ignore_index=True)
                 table = table.sort_values(["position"], kind="stable").reset_index(drop=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tag = f"{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        tmp = path.with_name(f".{path.name}.{tag}.tmp")
-        table.to_csv(tmp, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
-        os.replace(tmp, path)
-        meta = path.with_suffix(".json")
-        tmp = meta.with_name(f".{meta.name}.{tag}.tmp")
-        tmp.write_text(json.dumps(parts, sort_keys=True, indent=1) + "\n")
-        os.replace(tmp, meta)
+        try:
+            write_bytes(path, encode_entry(table))
+            write_text(path.with_suffix(".json"), json.dumps(parts, sort_keys=True, indent=1) + "\n")
+        except OSError as err:
+            self.write_failures += 1
+            console_warning(log, f"could not write score cache entry {path} ({err}); the scores "
+                                 "are in this job's outputs but not cached")
+        else:
+            sweep_temp_files(path)
         return table
+
+
+def sweep_temp_files(path: Path, older_than: float = STALE_TEMP_SECONDS) -> None:
+    """Remove the temp files of ``path``'s entry that killed writers left behind (a live writer's
+    temp file is seconds old)."""
+    now = time.time()
+    for tmp in path.parent.glob(f".{path.stem}.*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > older_than:
+                tmp.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove
+            pass

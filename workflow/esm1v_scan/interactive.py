@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .io import write_text
 
 # the static heatmap's amino-acid order, clipping rule and stamp: one definition for both views
 from .plotting import AA_GROUPS, AA_ORDER, CLIP_PERCENTILE  # noqa: E402,F401
@@ -115,11 +116,7 @@ def heatmap_html(df: pd.DataFrame, title: str, offset: int = 1, value: str = "sc
 
 def write_heatmap_html(df: pd.DataFrame, path, title: str, **kwargs) -> None:
     """Write the page atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(heatmap_html(df, title, **kwargs), encoding="utf-8")
-    tmp.replace(path)
+    write_text(path, heatmap_html(df, title, **kwargs))
 
 
 PAGE_FILE = Path(__file__).with_name("heatmap_page.html")

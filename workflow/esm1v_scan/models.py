@@ -9,7 +9,6 @@ tests, tiny checkpoints and real weights share every line of it.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import warnings
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import InputError
+from .io import sha256_file, write_text
 
 if TYPE_CHECKING:  # torch is imported where a model is loaded: parsing the workflow needs no torch
     import torch
@@ -74,23 +74,27 @@ def resolve_checkpoint(name: str, model_dir, offline: bool) -> Path | None:
     return path
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 22) -> str:
-    """sha256 of a file, remembered in ``<file>.sha256.json`` keyed by size and mtime so a 2.6 GB
-    checkpoint is hashed once, not by every job."""
+def _stamp(st: os.stat_result) -> dict:
+    """What identifies one version of a file without reading it. Size and mtime alone can be
+    copied (cp -p, rsync -t); the ctime (set by the kernel on every write, rename or chmod, never
+    by a copy tool) and the inode cannot, so a replaced checkpoint is hashed again."""
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "inode": st.st_ino, "device": st.st_dev}
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """sha256 of a file, remembered in ``<file>.sha256.json`` keyed by its :func:`_stamp` so a
+    2.6 GB checkpoint is hashed once, not by every job."""
     path = Path(path)
     st = path.stat()
     memo = path.with_name(path.name + ".sha256.json")
     try:
         saved = json.loads(memo.read_text())
-        if saved["size"] == st.st_size and saved["mtime_ns"] == st.st_mtime_ns:
+        if saved["stamp"] == _stamp(st):
             return saved["sha256"]
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         pass
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return remember_sha256(path, h.hexdigest(), st)
+    return remember_sha256(path, sha256_file(path), st)
 
 
 def remember_sha256(path: str | os.PathLike, digest: str, st: os.stat_result | None = None) -> str:
@@ -99,9 +103,7 @@ def remember_sha256(path: str | os.PathLike, digest: str, st: os.stat_result | N
     st = st or path.stat()
     memo = path.with_name(path.name + ".sha256.json")
     try:
-        tmp = memo.with_name(memo.name + f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}))
-        os.replace(tmp, memo)
+        write_text(memo, json.dumps({"stamp": _stamp(st), "sha256": digest}))
     except OSError:  # read-only model folder: fine, we just hash again next time
         pass
     return digest

@@ -36,6 +36,7 @@ from matplotlib.colors import Normalize  # noqa: E402
 from matplotlib.transforms import offset_copy  # noqa: E402
 
 from .provenance import RANDOM_STAMP  # noqa: E402  (figures from non-ESM-1v checkpoints)
+from .io import atomic_path  # noqa: E402
 
 #: Reproducible output: no creation date, fixed SVG ids.
 SAVE_METADATA = {".png": {"Software": None}, ".svg": {"Date": None}, ".pdf": {"CreationDate": None}}
@@ -69,11 +70,10 @@ def save_figure(fig, outputs, tight: bool = True) -> None:
     ``tight=False`` keeps the figure's own size (figures laid out in inches)."""
     for path in outputs:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp, dpi=150, metadata=SAVE_METADATA.get(path.suffix, {}),
-                    bbox_inches="tight" if tight else None)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix[1:], dpi=150,
+                        metadata=SAVE_METADATA.get(path.suffix, {}),
+                        bbox_inches="tight" if tight else None)
     plt.close(fig)
 
 

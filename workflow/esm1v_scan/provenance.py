@@ -20,6 +20,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from .io import write_text
+
 #: How records, figures and the report mark weights that are not the published ESM-1v.
 RANDOM_STAMP = "random weights - not ESM-1v"
 
@@ -119,11 +121,7 @@ def _sha_of(identity: str) -> str | None:
 
 
 def write_json(record: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def _one_or_all(values):

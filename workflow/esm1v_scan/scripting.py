@@ -27,3 +27,11 @@ def rule_script(snakemake):
         sys.exit(1)
     finally:
         stream.flush()
+
+
+def console_warning(logger: logging.Logger, message: str) -> None:
+    """Log a warning, and show it on the console too when the log goes to a rule's log file (what
+    Snakemake's user sees is the job's original stderr)."""
+    logger.warning(message)
+    if sys.stderr is not sys.__stderr__ and sys.__stderr__ is not None:
+        print(f"esm1v-scan: warning: {message}", file=sys.__stderr__, flush=True)

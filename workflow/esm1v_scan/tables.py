@@ -15,12 +15,11 @@ score      log p(mt) - log p(wt): negative = less likely than the wild type
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from .fasta import AMINO_ACIDS
+from .io import atomic_write
 
 COLUMNS = ["position", "wt", "mt", "log_prob", "prob", "score"]
 FLOAT_FORMAT = "%.7g"
@@ -65,11 +64,8 @@ def score_table(sequence: str, positions, log_p20, log_p_wt=None) -> pd.DataFram
 
 def write_table(df: pd.DataFrame, path) -> None:
     """Write a TSV atomically (temp file + rename): a killed job never leaves half a table."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
-    tmp.replace(path)
+    with atomic_write(path, newline="") as fh:
+        df.to_csv(fh, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
 def read_table(path) -> pd.DataFrame:

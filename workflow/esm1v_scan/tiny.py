@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from .io import atomic_path
 from .models import ESM1V_MODELS, RANDOM_MARK
 
 
@@ -67,9 +68,8 @@ def write_tiny_models(out_dir, names=ESM1V_MODELS, **arch) -> list[Path]:
     paths = []
     for seed, name in enumerate(names, start=1):
         path = out / f"{name}.pt"
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(make_checkpoint(seed, **arch), tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            torch.save(make_checkpoint(seed, **arch), tmp)
         paths.append(path)
     return paths
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import fcntl
-import hashlib
 import io
 import logging
 import os
@@ -34,6 +33,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .errors import InputError
+from .io import sha256_file, write_text
 from .models import ESM1V_MODELS, check_model_name, file_sha256, remember_sha256
 
 log = logging.getLogger(__name__)
@@ -207,9 +207,7 @@ def _write_lock(path: Path, entries: dict[str, LockEntry]) -> None:
     writer.writeheader()
     for model in sorted(entries):
         writer.writerow(asdict(entries[model]))
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
+    write_text(path, buf.getvalue())
 
 
 @contextmanager
@@ -287,14 +285,6 @@ def record(lock: str | os.PathLike, entry: LockEntry) -> LockEntry:
         return entry
 
 
-def sha256_of(path: Path, chunk: int = 1 << 22) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_model(model: str, model_dir: str | os.PathLike, base_url: str = DEFAULT_BASE_URL,
                 lock: str | os.PathLike | None = None, offline: bool = False,
                 session: requests.Session | None = None, **download_args) -> Path:
@@ -310,7 +300,7 @@ def fetch_model(model: str, model_dir: str | os.PathLike, base_url: str = DEFAUL
                          "download it on a machine with network (offline: false)")
     url = weights_url(base_url, model)
     part = download(url, dest, session=session, **download_args)
-    size, digest = part.stat().st_size, sha256_of(part)
+    size, digest = part.stat().st_size, sha256_file(part)
     entry = LockEntry(model, dest.name, size, digest, url)
     if lock:
         recorded = record(lock, entry)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import yaml
 
+from esm1v_scan.io import write_text
 from esm1v_scan.provenance import build
 from esm1v_scan.scripting import rule_script
 
@@ -13,7 +14,5 @@ with rule_script(snakemake) as log:
     doc = build(jobs, p.facts["config"], p.workflow_dir, git=p.facts["git"],
                 snakemake_version=p.facts["snakemake"])
     out = Path(snakemake.output[0])
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
-    tmp.replace(out)
+    write_text(out, yaml.safe_dump(doc, sort_keys=False, default_flow_style=False))
     log.info("provenance of %d scoring jobs written to %s", len(jobs), out)

@@ -11,9 +11,10 @@ import hashlib
 import json
 import logging
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
+
+from ..io import write_text
 
 try:  # POSIX; elsewhere concurrent jobs may fetch the same batch twice (harmless, costs requests)
     import fcntl
@@ -25,14 +26,6 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
 #: lock files per response cache; two batches sharing one only wait for each other (rare)
 LOCK_STRIPES = 4096
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see the old state or the whole file (temp + rename).
-    The one place this module writes a file (to be swapped for the package's shared helper)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 @contextlib.contextmanager
@@ -94,7 +87,7 @@ class ResponseCache:
             return
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, json.dumps({"format": CACHE_FORMAT, "scores": scores}))
+        write_text(path, json.dumps({"format": CACHE_FORMAT, "scores": scores}))
 
     @contextlib.contextmanager
     def claim(self, keys: Sequence[str], blocking: bool):
