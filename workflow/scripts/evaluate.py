@@ -1,4 +1,9 @@
 """rule evaluate: Spearman's rho of each model and the ensemble against experiment, scatter plot."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 import pandas as pd
 
 from esm1v_scan.evaluation import evaluate, evaluation_html, plot_scatter

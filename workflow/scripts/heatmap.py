@@ -1,4 +1,9 @@
 """rule heatmap_<shard>: one heatmap (PNG + SVG) per sequence of a shard."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from esm1v_scan.plotting import plot_heatmap
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import read_table
