@@ -3,3 +3,11 @@
 
 
 include: "workflow/Snakefile"
+
+
+# An include does not carry its default target over: this one asks for what rule all asks for.
+rule default:
+    default_target: True
+    input:
+        rules.all.input,
+    localrule: True
