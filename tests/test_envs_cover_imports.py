@@ -121,4 +121,4 @@ def test_pyproject_declares_what_the_package_imports():
     needed = set()
     for module in PACKAGE.rglob("*.py"):
         needed |= third_party(module)
-    assert sorted(needed - declared) == []
+    assert sorted(needed - set(declared)) == []
