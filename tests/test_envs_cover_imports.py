@@ -125,3 +125,19 @@ def test_pyproject_declares_what_the_package_imports():
         if top not in STDLIB and top != "esm1v_scan"
     }
     assert sorted(needed - set(declared)) == []
+
+
+def schema_keys(props, prefix=""):
+    for key, value in props.items():
+        if value.get("type") == "object" and "properties" in value:
+            yield from schema_keys(value["properties"], f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def test_config_readme_lists_every_key():
+    import yaml
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    listed = set(re.findall(r"^\| `([a-z_.]+)` \|", (REPO / "config/README.md").read_text(), re.M))
+    assert listed == set(schema_keys(schema["properties"]))
