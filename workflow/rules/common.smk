@@ -71,6 +71,19 @@ def _package_home():
 
 
 ESM1V_SCAN_HOME, _git_source = _package_home()
+if _git_source is not None and not hasattr(_git_source, "hosted_repo"):
+    # gitfile() modules: Snakemake 9.27's LocalGitFile.join fails on the SourceFile that its
+    # script-mtime check passes (github()'s join takes it); join its path instead
+    from snakemake.sourcecache import LocalGitFile, SourceFile
+
+    def _join_path(self, path, _join=LocalGitFile.join):
+        if isinstance(path, SourceFile):
+            path = path.get_path_or_uri(secret_free=True)
+        return _join(self, path)
+
+    if not getattr(LocalGitFile.join, "esm1v_scan", False):
+        _join_path.esm1v_scan = True
+        LocalGitFile.join = _join_path
 sys.path.insert(0, str(ESM1V_SCAN_HOME))
 os.environ.update({"ESM1V_SCAN_HOME": str(ESM1V_SCAN_HOME)})
 _loaded = sys.modules.get("esm1v_scan")
