@@ -93,7 +93,8 @@ def test_module_by_local_path(bare_python, work):
 def test_module_with_prefix(bare_python, work):
     tmp, config, reference = work
     folder = tmp / "prefixed"
-    snakefile = user_project(folder, repr(str(REPO / "Snakefile")), config, prefix="esm1v")
+    # the catalog layout's main file this time (the test above loads the top-level Snakefile)
+    snakefile = user_project(folder, repr(str(REPO / "workflow/Snakefile")), config, prefix="esm1v")
     snakemake(bare_python, folder, "-s", str(snakefile), "esm1v_all")
     assert per_protein(folder / "esm1v") == reference
     assert not (folder / "results").exists()
