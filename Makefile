@@ -7,7 +7,7 @@ VENV   ?= .venv
 CORES  ?= 8
 BIN    := $(VENV)/bin
 
-.PHONY: example test smoke lint clean
+.PHONY: example test smoke lint clean clean-all
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,14 +22,24 @@ example: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest tests
 
-# Offline smoke run with tiny RANDOM models (meaningless scores) instead of the real weights.
+# Offline smoke run with tiny RANDOM models (meaningless scores) instead of the real weights, in
+# its own folder (results-smoke/, via --directory) so it never mixes with real results/.
+SMOKE := results-smoke
 smoke: $(BIN)/.installed
-	$(BIN)/python -m esm1v_scan.tiny --out resources/tiny_models
-	$(BIN)/snakemake --cores $(CORES) --config model_dir=resources/tiny_models offline=True weights_lock=
+	$(BIN)/python -m esm1v_scan.tiny --out $(SMOKE)/tiny_models
+	$(BIN)/snakemake --cores $(CORES) --directory $(SMOKE) --config \
+	  sequences="$(CURDIR)/resources/example.fasta" model_dir=tiny_models offline=True \
+	  weights_lock= cache_dir=
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint --cores 1
 	$(BIN)/snakefmt --check .
 
+# Everything the workflow writes, but the downloaded weights (several GB; `make clean-all` removes
+# them too). resources/models/weights.lock.tsv is yours: commit it, it is never removed.
 clean:
-	rm -rf results logs benchmarks/score .snakemake report.html
+	rm -rf results logs benchmarks/score .snakemake report.html report.zip $(SMOKE) \
+	  resources/tiny_models resources/score_cache resources/biolm_cache
+
+clean-all: clean
+	rm -rf resources/models/*.pt resources/models/*.part resources/models/*.sha256.json

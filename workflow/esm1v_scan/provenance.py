@@ -62,6 +62,21 @@ def git_state(folder: str | os.PathLike) -> dict:
         return {"commit": None, "dirty": None}
 
 
+def package_origin() -> dict:
+    """Where this esm1v_scan came from: the git source and commit a module was pinned to (the
+    ``source.json`` next to a copy taken from Snakemake's source cache, rules/common.smk), else the
+    folder holding the package and its git state."""
+    from . import __version__
+
+    home = Path(__file__).resolve().parent.parent
+    pinned = home / "source.json"
+    if pinned.is_file():
+        origin = json.loads(pinned.read_text())
+        return {"version": __version__, "source": origin["source"], "ref": origin["ref"],
+                "git": {"commit": origin["commit"], "dirty": False}}
+    return {"version": __version__, "source": str(home), "git": git_state(home)}
+
+
 def device_description(device) -> str:
     """'cpu' or 'cuda:0 (NVIDIA H100 80GB HBM3)'."""
     text = str(device)
@@ -132,9 +147,12 @@ def _one_or_all(values):
 
 
 def build(jobs: list[dict], config: dict, workflow_dir: str | os.PathLike, git: dict | None = None,
-          snakemake_version: str | None = None) -> dict:
+          snakemake_version: str | None = None, origin: dict | None = None,
+          project: dict | None = None) -> dict:
     """The run's provenance document (plain data, for YAML). ``git`` and ``snakemake_version``
-    default to what this process sees."""
+    default to what this process sees; ``origin`` is :func:`package_origin` of the rules' package
+    (its version, source and git state win over ``workflow_dir``/``git``), ``project`` the
+    Snakefile that ran the workflow (a module's user project) and its git state."""
     host_packages = versions(HOST_PACKAGES)
     if snakemake_version:
         host_packages["snakemake"] = snakemake_version
@@ -176,7 +194,9 @@ def build(jobs: list[dict], config: dict, workflow_dir: str | os.PathLike, git: 
             "name": "esm1v-scan",
             "directory": str(workflow_dir),
             "git": git if git is not None else git_state(workflow_dir),
+            **(origin or {}),
         },
+        "project": project,
         "submit_host": {
             "host": socket.gethostname(),
             "python": platform.python_version(),

@@ -1,5 +1,6 @@
 # Shared set-up: config validation, the parsed FASTA, shards, and helpers for the rules.
 import hashlib
+import os
 import re
 import sys
 from pathlib import Path
@@ -7,8 +8,95 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-# the esm1v_scan package lives next to the rules; scripts find it through Snakemake's search path
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+# This workflow's own esm1v_scan package, whatever is installed: the folder holding it is put first
+# on this process's path and exported as $ESM1V_SCAN_HOME, which every rule script puts first on
+# its own path (jobs inherit the environment, conda envs and SLURM jobs included; conda drops
+# PYTHONPATH, hence a variable of our own). workflow.current_basedir is this file's folder: a local
+# folder for a clone or a module included by path, a git source for gitfile()/github() modules,
+# whose package files are copied out of Snakemake's source cache into
+# .snakemake/esm1v_scan/<content hash>/. Rules running Python outside `script:` must do the same.
+def _package_home():
+    import hashlib as _hashlib
+    import json as _json
+    import os as _os
+    import shutil as _shutil
+    import subprocess as _subprocess
+    import tempfile as _tempfile
+    from snakemake.sourcecache import LocalSourceFile
+
+    here = workflow.current_basedir
+    if isinstance(here, LocalSourceFile):
+        return Path(here.get_path_or_uri(secret_free=True)).parent, None
+    ref = getattr(here, "ref", None)
+    repo = getattr(here, "repo_path", None)
+    if repo is not None:
+        git = lambda *a: _subprocess.run(  # noqa: E731
+            ["git", "-C", str(repo), *a], capture_output=True, text=True, check=True
+        ).stdout
+    elif getattr(here, "hosted_repo", None) is not None:
+        git = lambda *a: here.hosted_repo.repo.git.execute(["git", *a])  # noqa: E731
+    else:
+        raise WorkflowError(
+            f"esm1v-scan: cannot read the package next to {here}; include this workflow "
+            "by local path, gitfile(...) or github(...)"
+        )
+    pkg = here.join("../esm1v_scan")
+    names = git("ls-tree", "-r", "--name-only", f"{ref}:{pkg.path}").split()
+    files = {
+        n: Path(workflow.sourcecache.get_path(pkg.join(n))).read_bytes() for n in names
+    }
+    digest = _hashlib.sha256()
+    for name in sorted(files):
+        digest.update(b"\0".join([name.encode(), files[name], b""]))
+    home = Path(".snakemake/esm1v_scan") / digest.hexdigest()[:16]
+    if not home.exists():
+        home.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(_tempfile.mkdtemp(dir=home.parent))
+        for name, data in files.items():
+            (tmp / "esm1v_scan" / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / "esm1v_scan" / name).write_bytes(data)
+        try:
+            commit = git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+        except Exception:
+            commit = None
+        origin = {"source": str(here.join("..")), "ref": ref, "commit": commit}
+        (tmp / "source.json").write_text(_json.dumps(origin, indent=1) + "\n")
+        try:
+            tmp.rename(home)
+        except OSError:  # another process made the same copy meanwhile
+            _shutil.rmtree(tmp)
+    return home.resolve(), here
+
+
+ESM1V_SCAN_HOME, _git_source = _package_home()
+if _git_source is not None and not hasattr(_git_source, "hosted_repo"):
+    # gitfile() modules: Snakemake 9.27's LocalGitFile.join fails on the SourceFile that its
+    # script-mtime check passes (github()'s join takes it); join its path instead
+    from snakemake.sourcecache import LocalGitFile, SourceFile
+
+    def _join_path(self, path, _join=LocalGitFile.join):
+        if isinstance(path, SourceFile):
+            path = path.get_path_or_uri(secret_free=True)
+        return _join(self, path)
+
+    if not getattr(LocalGitFile.join, "esm1v_scan", False):
+        _join_path.esm1v_scan = True
+        LocalGitFile.join = _join_path
+sys.path.insert(0, str(ESM1V_SCAN_HOME))
+os.environ.update({"ESM1V_SCAN_HOME": str(ESM1V_SCAN_HOME)})
+_loaded = sys.modules.get("esm1v_scan")
+if _loaded is not None and Path(_loaded.__file__).parent.parent != ESM1V_SCAN_HOME:
+    raise WorkflowError(
+        f"esm1v-scan: this Snakemake run already imported esm1v_scan from "
+        f"{Path(_loaded.__file__).parent}; one run can hold one copy of esm1v-scan"
+    )
+
+from esm1v_scan.provenance import git_state, package_origin  # noqa: E402
+
+#: provenance: this workflow's own version, source and commit, and the project that ran it
+WORKFLOW_ORIGIN = package_origin()
+PROJECT = {"snakefile": workflow.main_snakefile, "git": git_state(workflow.basedir)}
 
 from esm1v_scan import biolm, fasta, models, planning, variants  # noqa: E402
 from esm1v_scan import config as config_checks  # noqa: E402

@@ -19,6 +19,9 @@ rule provenance:
         "../../envs/base.yaml"
     params:
         facts=RUN_FACTS,
-        workflow_dir=workflow.basedir,
+        # the rules' own package: version, source and commit (a module's, not the user's)
+        origin=WORKFLOW_ORIGIN,
+        # the Snakefile that ran the workflow (a module's user project) and its git state
+        project=PROJECT,
     script:
         "../scripts/provenance.py"

@@ -1,4 +1,9 @@
 """rule download_weights: fetch one checkpoint (resumably) and check it against the weights lock."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from pathlib import Path
 
 from esm1v_scan.scripting import rule_script

@@ -1,4 +1,9 @@
 """rule ensemble_<shard>: average the models for every sequence of a shard."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from pathlib import Path
 
 import pandas as pd

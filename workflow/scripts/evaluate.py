@@ -3,6 +3,11 @@
 Random weights: from the scoring-job records, the rule's ``provenance`` input when it has one,
 else every results/provenance/jobs/*/*.json of this run.
 """
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from pathlib import Path
 
 import pandas as pd

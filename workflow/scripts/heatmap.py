@@ -4,6 +4,11 @@ Residue numbers: config ``offsets`` (FASTA id -> number of the first residue, de
 weights: from the shard's scoring-job records, the rule's ``provenance`` input when it has one,
 else results/provenance/jobs/*/<shard>.json (written by the score jobs the ensemble waited for).
 """
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from pathlib import Path
 
 from esm1v_scan.plotting import heatmap

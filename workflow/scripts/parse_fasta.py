@@ -1,4 +1,9 @@
 """rule parse_fasta: validate the FASTA and write results/sequences.tsv."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from esm1v_scan.fasta import read_fasta, sequences_table
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import write_table

@@ -1,4 +1,9 @@
 """rule plan_masks: which positions each sequence needs scored, and its shard."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from esm1v_scan.fasta import read_sequences_table
 from esm1v_scan.planning import assign_shards, mask_plan, parse_ranges
 from esm1v_scan.scripting import rule_script

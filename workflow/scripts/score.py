@@ -1,4 +1,9 @@
 """rule score_<shard>: score one shard of sequences with one model (loaded once)."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from pathlib import Path
 
 import torch
@@ -6,7 +11,7 @@ import torch
 from esm1v_scan.cache import ScoreCache
 from esm1v_scan.fasta import read_fasta
 from esm1v_scan.planning import parse_ranges, sites_for
-from esm1v_scan.provenance import git_state, job_record, write_json
+from esm1v_scan.provenance import job_record, package_origin, write_json
 from esm1v_scan.runner import run_scoring_job
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import write_table
@@ -62,7 +67,7 @@ with rule_script(snakemake) as log:
         log.info("BioLM: %s", backend.stats())
     record = job_record(backend, model=model, shard=p.shard, backend_name=p.backend,
                         strategy=p.strategy, cache=cache)
-    record["workflow_git"] = git_state(snakemake.scriptdir)  # the code that computed these scores
+    record["workflow_git"] = package_origin()["git"]  # the code that computed these scores
     if "checkpoint" in record:
         record["checkpoint"]["weights_lock"] = (
             f"matches {p.weights_lock}" if locked else "not recorded in a weights lock")

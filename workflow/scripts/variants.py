@@ -1,4 +1,9 @@
 """rule variants: score one sequence's mutation list from its ensemble table."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from esm1v_scan.fasta import read_sequences_table
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import read_table, write_table

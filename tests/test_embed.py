@@ -1,0 +1,172 @@
+"""The workflow embedded elsewhere: as a module (local path, prefix:, gitfile() at a commit) and via
+-s/-d from another folder, each under a Python that has the dependencies but NOT the esm1v_scan
+package (what a conda env from envs/*.yaml is); jobs must import the rules' own package, even when
+another copy sits on PYTHONPATH or in a .pth file."""
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import MODELS, REPO, config_for, run_workflow
+
+pytestmark = pytest.mark.slow
+
+
+def per_protein(root: Path) -> dict[str, bytes]:
+    """results/{name}/ensemble.tsv and results/{name}/scores/{model}.tsv under ``root``."""
+    files = [*root.glob("results/*/ensemble.tsv"), *root.glob("results/*/scores/*.tsv")]
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(files)}
+
+
+@pytest.fixture(scope="module")
+def bare_python(tmp_path_factory) -> Path:
+    """A venv whose site-packages reach this interpreter's packages through a .pth file: torch,
+    pandas, snakemake import, esm1v_scan does not."""
+    venv = tmp_path_factory.mktemp("bare") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    paths = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    (Path(site) / "deps.pth").write_text("".join(f"{p}\n" for p in paths))
+    probe = subprocess.run([str(python), "-c", "import torch, pandas, snakemake, esm\nimport esm1v_scan"],
+                           capture_output=True, text=True, env=clean_env(), cwd=venv)
+    assert "No module named 'esm1v_scan'" in probe.stderr, probe.stderr
+    return python
+
+
+def clean_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ESM1V_SCAN_HOME")}
+    return {**env, **extra}
+
+
+def snakemake(python: Path, folder: Path, *args, env=None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(python), "-m", "snakemake", "--cores", "2", "-d", str(folder), *args],
+                          capture_output=True, text=True, env=env or clean_env(), timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-6000:]
+    return proc
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory, tiny_dir):
+    """One tiny config, and the plain run's per-protein files (the reference)."""
+    tmp = tmp_path_factory.mktemp("embed")
+    config = config_for(tmp / "inputs", tiny_dir)
+    run_workflow(tmp / "plain", config)
+    reference = per_protein(tmp / "plain")
+    assert len(reference) == 2 * (1 + len(MODELS))
+    return tmp, config, reference
+
+
+def user_project(folder: Path, snakefile: str, config: dict, prefix: str | None = None) -> Path:
+    """Someone else's analysis: its own config file, this workflow as a module."""
+    folder.mkdir(parents=True)
+    (folder / "user.yaml").write_text(yaml.safe_dump({"project": "theirs", "esm1v": config}))
+    lines = ['configfile: "user.yaml"', "", "module esm1v:", f"    snakefile: {snakefile}",
+             '    config: config["esm1v"]']
+    if prefix:
+        lines.append(f'    prefix: "{prefix}"')
+    lines += ["", "use rule * from esm1v as esm1v_*", ""]
+    (folder / "Snakefile").write_text("\n".join(lines))
+    return folder / "Snakefile"
+
+
+def test_module_by_local_path(bare_python, work):
+    tmp, config, reference = work
+    folder = tmp / "by_path"
+    snakefile = user_project(folder, repr(str(REPO / "Snakefile")), config)
+    snakemake(bare_python, folder, "-s", str(snakefile), "esm1v_all")
+    assert per_protein(folder) == reference
+    prov = yaml.safe_load((folder / "results/provenance/provenance.yaml").read_text())
+    head = git(REPO, "rev-parse", "HEAD")
+    assert prov["workflow"]["git"]["commit"] == head
+    assert prov["workflow"]["version"] == "0.1.0"
+    assert prov["project"]["git"] == {"commit": None, "dirty": None}  # their folder: no git
+
+
+def test_module_with_prefix(bare_python, work):
+    tmp, config, reference = work
+    folder = tmp / "prefixed"
+    # the catalog layout's main file this time (the test above loads the top-level Snakefile)
+    snakefile = user_project(folder, repr(str(REPO / "workflow/Snakefile")), config, prefix="esm1v")
+    snakemake(bare_python, folder, "-s", str(snakefile), "esm1v_all")
+    assert per_protein(folder / "esm1v") == reference
+    assert not (folder / "results").exists()
+
+
+def git(repo: Path, *args) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_module_pinned_to_a_git_commit(bare_python, work):
+    """gitfile() at a commit of a local repository holding this working tree; its working copy
+    then gets a broken package, which must not matter (the commit's files are used)."""
+    tmp, config, reference = work
+    repo = tmp / "repo"
+    repo.mkdir()
+    for name in git(REPO, "ls-files", "-co", "--exclude-standard").splitlines():
+        if (REPO / name).is_file():
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, repo / name)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "pinned")
+    commit = git(repo, "rev-parse", "HEAD")
+    (repo / "workflow/esm1v_scan/__init__.py").write_text("raise ImportError('working copy used')\n")
+    folder = tmp / "by_git"
+    snakefile = user_project(
+        folder, f'gitfile({str(repo)!r}, path="workflow/Snakefile", commit="{commit}")', config)
+    snakemake(bare_python, folder, "-s", str(snakefile), "esm1v_all")
+    assert per_protein(folder) == reference
+    prov = yaml.safe_load((folder / "results/provenance/provenance.yaml").read_text())
+    assert prov["workflow"]["git"]["commit"] == commit
+    assert prov["workflow"]["source"].startswith("git+file://")
+    assert {j["workflow_git"]["commit"] for j in prov["jobs"]} == {commit}
+
+
+def test_snakefile_and_directory_from_another_folder_without_a_configfile(bare_python, work):
+    """snakemake -s <clone>/Snakefile -d <elsewhere>: the workflow's own config/config.yaml gives
+    the defaults, --config the rest."""
+    tmp, config, reference = work
+    folder = tmp / "elsewhere"
+    folder.mkdir()
+    overrides = [f"{k}={v}" for k, v in config.items() if k != "models"]
+    proc = snakemake(bare_python, folder, "-s", str(REPO / "Snakefile"), "--config", *overrides)
+    assert per_protein(folder) == reference
+    assert str(REPO / "config/config.yaml") in proc.stdout + proc.stderr
+
+
+def test_a_shadowing_copy_of_another_version_is_not_used(bare_python, work):
+    """A fake esm1v_scan on PYTHONPATH and in a .pth file: the jobs import the rules' own."""
+    tmp, config, reference = work
+    shadow = tmp / "shadow"
+    marker = tmp / "shadow-imported"
+    (shadow / "esm1v_scan").mkdir(parents=True)
+    (shadow / "esm1v_scan/__init__.py").write_text(
+        f"open({str(marker)!r}, 'a').write('imported\\n')\n__version__ = '0.0.1'\n")
+    site = subprocess.run([str(bare_python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    pth = Path(site) / "shadow.pth"
+    pth.write_text(f"{shadow}\n")
+    try:
+        probe = subprocess.run([str(bare_python), "-c", "import esm1v_scan; print(esm1v_scan.__version__)"],
+                               capture_output=True, text=True, env=clean_env(), cwd=tmp)
+        assert probe.stdout.strip() == "0.0.1"  # the environment does import the shadow
+        marker.unlink()
+        folder = tmp / "shadowed"
+        folder.mkdir()
+        cfg = folder / "c.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        snakemake(bare_python, folder, "-s", str(REPO / "Snakefile"), "--configfile", str(cfg),
+                  env=clean_env(PYTHONPATH=str(shadow)))
+    finally:
+        pth.unlink()
+    assert per_protein(folder) == reference
+    assert not marker.exists()
