@@ -1,4 +1,9 @@
 """rule structure_pdb / structure_cif: one sequence's mean scores on its structure."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from pathlib import Path
 
 from esm1v_scan.fasta import read_sequences_table
