@@ -17,7 +17,7 @@ include: "workflow/rules/provenance.smk"
 include: "workflow/rules/sequences.smk"
 include: "workflow/rules/scoring.smk"
 include: "workflow/rules/ensemble.smk"
-include: "workflow/rules/plotting.smk"
+include: "workflow/rules/per_protein.smk"
 include: "workflow/rules/variants.smk"
 
 

@@ -63,6 +63,12 @@ def score_table(sequence: str, positions, log_p20, log_p_wt=None) -> pd.DataFram
     )
 
 
+def long_table(name: str, sequence_id: str, table: pd.DataFrame) -> pd.DataFrame:
+    """One protein's table with its protein columns in front (for a shard's long table)."""
+    return pd.concat([pd.DataFrame({"name": name, "sequence_id": sequence_id}, index=table.index),
+                      table], axis=1)
+
+
 def write_table(df: pd.DataFrame, path) -> None:
     """Write a TSV atomically (temp file + rename): a killed job never leaves half a table."""
     path = Path(path)
@@ -74,3 +80,18 @@ def write_table(df: pd.DataFrame, path) -> None:
 
 def read_table(path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+
+
+def write_parquet(df: pd.DataFrame, path) -> None:
+    """Write a Parquet table atomically (temp file + rename), without the pandas index."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def read_parquet(path, name: str | None = None) -> pd.DataFrame:
+    """A shard's long table, or with ``name`` only that protein's rows."""
+    filters = None if name is None else [("name", "==", name)]
+    return pd.read_parquet(path, filters=filters)
