@@ -111,7 +111,7 @@ def test_weights_are_downloaded_resumably_locked_and_verified(tmp_path, tiny_dir
         config["weights_url"] = server.url
         # `snakemake weights` (e.g. on a login node): the downloads and nothing else
         proc = run_workflow(wd, config, "weights")
-        assert "score_shard0001" not in proc.stdout + proc.stderr
+        assert "rule score:" not in proc.stdout + proc.stderr
         assert not (wd / "results").exists()
         requests = list(server.requests)
         run_workflow(wd, config)
@@ -139,7 +139,7 @@ def test_weights_are_downloaded_resumably_locked_and_verified(tmp_path, tiny_dir
     assert proc.returncode != 0
     assert f"esm1v-scan: {victim}: checkpoint of model '{MODELS[3]}' does not match" in out
     assert "Traceback" not in (wd / f"logs/score/{MODELS[3]}/shard0001.log").read_text()
-    assert not (wd / f"results/tiny_2/scores/{MODELS[3]}.tsv").exists()
+    assert not (wd / f"results/shards/shard0001/scores/{MODELS[3]}.parquet").exists()
     # truncated: caught at parse time by its size, before any job
     victim.write_bytes(bytes(data[: size // 2]))
     proc = run_workflow(wd, config, check=False)
@@ -211,9 +211,10 @@ def _scoring_process(wd: Path):
 
 
 def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finishes(tmp_path, tiny_dir):
-    """One scoring job scores a short then a long protein. It is SIGKILLed after the short one's
-    table is written: that table goes too (the job's outputs are all or nothing), the rerun
-    finishes the job, and the outputs equal those of an uninterrupted run."""
+    """One scoring job scores a short then a long protein. It is SIGKILLed after the short one is
+    scored (its log says so, its scores are in the cache): nothing of the job is left (outputs
+    are all or nothing), the rerun finishes the job, and the outputs equal those of an
+    uninterrupted run."""
     import random
 
     rng = random.Random(7)
@@ -229,8 +230,8 @@ def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finish
         (tmp_path / name).mkdir()
     wd = tmp_path / "killed" / "work"
     wd.mkdir()
-    short_table = wd / f"results/short/scores/{MODELS[0]}.tsv"
-    long_table = wd / f"results/long/scores/{MODELS[0]}.tsv"
+    shard_table = wd / f"results/shards/shard0001/scores/{MODELS[0]}.parquet"
+    job_log = wd / f"logs/score/{MODELS[0]}/shard0001.log"
     (wd / "test-config.yaml").write_text(yaml.safe_dump(cfg("killed")))
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
            "--directory", str(wd), "--configfile", str(wd / "test-config.yaml"), "--cores", "2"]
@@ -238,12 +239,12 @@ def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finish
     try:
         victim, deadline = None, time.monotonic() + 300
         while time.monotonic() < deadline and run.poll() is None:
-            if short_table.exists():
+            if job_log.exists() and "short: scored 22 positions" in job_log.read_text():
                 victim = _scoring_process(wd)
                 break
             time.sleep(0.05)
         assert victim is not None, "the scoring job was not caught while running"
-        assert not long_table.exists()
+        assert not shard_table.exists()
         os.kill(victim.pid, signal.SIGKILL)
         out, _ = run.communicate(timeout=300)
     finally:
@@ -251,14 +252,15 @@ def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finish
             run.send_signal(signal.SIGINT)
             run.wait(60)
     assert run.returncode != 0
-    assert "score_shard0001" in out and "Error" in out
-    # no partial output: the table written before the kill is removed with the failed job
-    assert not short_table.exists() and not long_table.exists()
+    assert "Error in rule score:" in out
+    # no partial output
+    assert not shard_table.exists() and not (wd / "results/short").exists()
     assert not (wd / f"results/provenance/jobs/{MODELS[0]}/shard0001.json").exists()
     assert not (wd / "results/short/ensemble.tsv").exists()
 
     rerun = run_workflow(wd, cfg("killed"))
-    assert "score_shard0001" in rerun.stdout + rerun.stderr
+    assert "rule score:" in rerun.stdout + rerun.stderr
+    assert "short: all 22 positions from cache" in job_log.read_text()
     clean = tmp_path / "clean" / "work"
     run_workflow(clean, cfg("clean"))
     a, b = result_files(wd), result_files(clean)
