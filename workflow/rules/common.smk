@@ -70,12 +70,12 @@ from esm1v_scan import policy  # noqa: E402
 SHARD_BY_ID = {s.id: s for s in SHARDS}
 SHARD_OF = {p.name: s.id for s in SHARDS for p in s.proteins}
 _VARIANT_SITES = {vl.spec.id: vl.positions for vl in VARIANT_LISTS.values()}
-SHARD_POSITIONS = {
-    s.id: policy.shard_positions(s, _VARIANT_SITES) for s in SHARDS
-}
+SHARD_POSITIONS = {s.id: policy.shard_positions(s, _VARIANT_SITES) for s in SHARDS}
 SHARD_TAGS = {s.id: policy.shard_tag(s, SHARD_POSITIONS[s.id]) for s in SHARDS}
 # results/{name}/... for every protein (small runs; config per_protein)
-PER_PROTEIN = policy.per_protein_enabled(config.get("per_protein", "auto"), len(PROTEINS))
+PER_PROTEIN = policy.per_protein_enabled(
+    config.get("per_protein", "auto"), len(PROTEINS)
+)
 
 
 wildcard_constraints:

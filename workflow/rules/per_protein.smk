@@ -12,7 +12,11 @@ for shard in SHARDS if PER_PROTEIN else []:
             scores=shard_scores(shard.id),
             ensemble=f"results/shards/{shard.id}/ensemble.parquet",
         output:
-            scores=[f"results/{p.name}/scores/{m}.tsv" for p in shard.proteins for m in MODELS],
+            scores=[
+                f"results/{p.name}/scores/{m}.tsv"
+                for p in shard.proteins
+                for m in MODELS
+            ],
             ensemble=[f"results/{p.name}/ensemble.tsv" for p in shard.proteins],
             png=[
                 report(
