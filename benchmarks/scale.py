@@ -81,7 +81,8 @@ def scoring_jobs(counts: dict[str, int]) -> int:
     return sum(v for k, v in counts.items() if k == "score" or k.startswith("score_"))
 
 
-def dry_run(sizes: list[int], shard_residues: int, tmp: Path, before: Path | None) -> None:
+def dry_run(sizes: list[int], shard_residues: int, tmp: Path, before: Path | None,
+            per_protein: str = "auto") -> None:
     """snakemake -n for each size, with this checkout's Snakefile (after) and, with --before,
     another checkout's (before), side by side."""
     print(f"## 1. dry runs (shard_residues {shard_residues:,}; 50-800 residues per protein)")
@@ -99,8 +100,10 @@ def dry_run(sizes: list[int], shard_residues: int, tmp: Path, before: Path | Non
         cells = []
         for name, snakefile in layouts:
             load = os.getloadavg()[0]
-            secs, out = snakemake(tmp / f"dry-{name}-{n}", config, "-n", "--quiet", "rules",
-                                  snakefile=snakefile)
+            # per_protein (this checkout only): auto writes per-protein files up to 2,000 proteins
+            extra = {"per_protein": per_protein} if name == "after" else {}
+            secs, out = snakemake(tmp / f"dry-{name}-{n}", {**config, **extra}, "-n", "--quiet",
+                                  "rules", snakefile=snakefile)
             counts = job_counts(out)
             assert scoring_jobs(counts) == len(shards) * len(MODELS), counts
             cells.append(f"{secs:9.1f} {counts.get('total', 0):5d} {scoring_jobs(counts):5d} {load:5.2f}")
@@ -174,6 +177,8 @@ def main(argv=None):
     ap.add_argument("--before", type=Path, default=None,
                     help="another checkout (e.g. the main branch) to time side by side")
     ap.add_argument("--skip-cache", action="store_true", help="dry runs only")
+    ap.add_argument("--per-protein", choices=["auto", "true", "false"], default="auto",
+                    help="config per_protein of the dry runs (this checkout)")
     ap.add_argument("--shard-residues", type=int, default=200_000,
                     help="the config default; the number of scoring jobs follows it")
     ap.add_argument("--workflow", action="store_true", help="also time real workflow runs (~2 min)")
@@ -182,7 +187,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="esm1v-scale-") as d:
         tmp = Path(d)
         if not args.skip_dry_run:
-            dry_run(args.sequences, args.shard_residues, tmp, args.before)
+            dry_run(args.sequences, args.shard_residues, tmp, args.before,
+                    {"auto": "auto", "true": True, "false": False}[args.per_protein])
         if not args.skip_cache:
             cache_timings(tmp)
         if args.workflow:

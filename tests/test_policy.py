@@ -5,8 +5,8 @@ import pytest
 
 from esm1v_scan.fasta import Protein
 from esm1v_scan.planning import assign_shards
-from esm1v_scan.policy import (PER_PROTEIN_AUTO_MAX, find_shard, final_targets, per_protein_enabled,
-                               protein_files, scoring_resources, scoring_runtime, scoring_threads,
+from esm1v_scan.policy import (PER_PROTEIN_AUTO_MAX, find_shard, final_targets, missing_protein_files,
+                               per_protein_enabled, protein_files, scoring_resources, scoring_runtime, scoring_threads,
                                shard_positions, shard_tag)
 
 LOCAL = {"backend": "local", "device": "cuda", "gpu_resource": "gpu", "threads": 8,
@@ -84,10 +84,22 @@ def test_targets():
     assert protein_files("p", models) == ["results/p/scores/m1.tsv", "results/p/scores/m2.tsv",
                                           "results/p/ensemble.tsv", "results/p/heatmap.png",
                                           "results/p/heatmap.svg"]
-    big = final_targets(["p", "q"], models, ["q"], [], per_protein=False)
+    big = final_targets(["shard0001", "shard0002"], ["q"], [], per_protein=False,
+                        missing=["results/p/ensemble.tsv"])
     assert big == ["results/sequences.tsv", "results/mask_plan.tsv", "results/ensemble.parquet",
                    "results/q/variants.tsv"]
-    small = final_targets(["p", "q"], models, ["q"], ["q"], per_protein=True)
-    assert small[:3] == big[:3] and small[3:8] == protein_files("p", models)
-    assert small[13:] == ["results/q/variants.tsv", "results/q/evaluation.tsv",
-                          "results/q/evaluation.html", "results/q/scatter.png", "results/q/scatter.svg"]
+    small = final_targets(["shard0001", "shard0002"], ["q"], ["q"], per_protein=True,
+                          missing=["results/p/ensemble.tsv"])
+    assert small == big[:3] + [
+        "results/shards/shard0001/proteins.tsv", "results/shards/shard0002/proteins.tsv",
+        "results/p/ensemble.tsv", "results/q/variants.tsv", "results/q/evaluation.tsv",
+        "results/q/evaluation.html", "results/q/scatter.png", "results/q/scatter.svg"]
+
+
+def test_missing_protein_files_only_of_shards_with_an_index():
+    shards = assign_shards([prot("a", 10), prot("b", 12), prot("c", 30)], 25)  # [a, b], [c]
+    there = {"results/shards/shard0001/proteins.tsv", *protein_files("a", ["m"]),
+             "results/b/scores/m.tsv", "results/b/heatmap.svg"}
+    # shard0002 has no index (never written): its job runs anyway, nothing asked file by file
+    assert missing_protein_files(shards, ["m"], exists=there.__contains__) == [
+        "results/b/ensemble.tsv", "results/b/heatmap.png"]

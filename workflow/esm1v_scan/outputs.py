@@ -45,14 +45,17 @@ def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFr
 
 
 def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, heatmap: dict,
-                              root="results") -> list[str]:
-    """write_protein_files for every protein of a shard; returns the names."""
+                              index, root="results") -> list[str]:
+    """write_protein_files for every protein of a shard, then ``index``: one row per protein
+    (name, sequence_id, its folder). Returns the names."""
     ens = pd.read_parquet(ensemble_path)
     ids = dict(zip(ens["name"], ens["sequence_id"]))
     per_model = {m: protein_rows(pd.read_parquet(p)) for m, p in score_paths.items()}
     for name, table in protein_rows(ens).items():
         write_protein_files(name, ids[name], {m: t[name] for m, t in per_model.items()}, table,
                             heatmap, root)
+    write_table(pd.DataFrame({"name": list(ids), "sequence_id": list(ids.values()),
+                              "folder": [str(Path(root) / n) for n in ids]}), index)
     return list(ids)
 
 

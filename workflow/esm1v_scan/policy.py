@@ -6,6 +6,7 @@ which files a run makes (rules/common.smk only looks these up).
 from __future__ import annotations
 
 import hashlib
+import os
 
 from .planning import Shard, assign_shards, format_ranges
 
@@ -113,12 +114,27 @@ def protein_files(name: str, models: list[str]) -> list[str]:
     ]
 
 
-def final_targets(names: list[str], models: list[str], variant_names: list[str],
-                  evaluated: list[str], per_protein: bool) -> list[str]:
-    """What `rule all` asks for: every file, so a file deleted by hand is made again."""
+def protein_index(shard_id: str) -> str:
+    """The per-protein job's list of the proteins it wrote files for (one per shard)."""
+    return f"results/shards/{shard_id}/proteins.tsv"
+
+
+def missing_protein_files(shards: list[Shard], models: list[str], exists=os.path.exists) -> list[str]:
+    """The per-protein files missing from shards whose index is there (deleted by hand, say)."""
+    return [f for s in shards if exists(protein_index(s.id))
+            for p in s.proteins for f in protein_files(p.name, models) if not exists(f)]
+
+
+def final_targets(shard_ids: list[str], variant_names: list[str], evaluated: list[str],
+                  per_protein: bool, missing: list[str] = ()) -> list[str]:
+    """What `rule all` asks for. Per-protein files through their shard's index, plus those of
+    ``missing`` (missing_protein_files): Snakemake then matches one target per shard against the
+    rules, not 8 per protein; matching every per-protein file made a dry run grow with proteins x
+    proteins per shard (each target is tested against every output of its rule). A requested
+    file that is missing reruns its shard's job, which writes it again."""
     out = ["results/sequences.tsv", "results/mask_plan.tsv", "results/ensemble.parquet"]
     if per_protein:
-        out += [f for n in names for f in protein_files(n, models)]
+        out += [protein_index(s) for s in shard_ids] + list(missing)
     out += [f"results/{n}/variants.tsv" for n in variant_names]
     out += [f"results/{n}/{f}" for n in evaluated
             for f in ("evaluation.tsv", "evaluation.html", "scatter.png", "scatter.svg")]

@@ -141,6 +141,10 @@ def shard_scores(shard="{shard}"):
     return [f"results/shards/{shard}/scores/{m}.parquet" for m in MODELS]
 
 
+def protein_index(shard_id):
+    return policy.protein_index(shard_id)
+
+
 def shard_ensemble_of(wildcards):
     """The ensemble table of the shard holding sequence {name}."""
     return f"results/shards/{SHARD_OF[wildcards.name]}/ensemble.parquet"
@@ -203,6 +207,7 @@ def experimental_column(wildcards):
 def final_outputs():
     # the sequence table and mask plan are asked for here: no scoring job reads them (see
     # rules/scoring.smk), they document the run
+    missing = policy.missing_protein_files(SHARDS, MODELS) if PER_PROTEIN else []
     return policy.final_targets(
-        NAMES, MODELS, list(VARIANT_LISTS), EVALUATED, PER_PROTEIN
+        list(SHARD_BY_ID), list(VARIANT_LISTS), EVALUATED, PER_PROTEIN, missing
     )

@@ -1,6 +1,7 @@
 # Per-protein files for small runs (config per_protein): results/{name}/scores/{model}.tsv,
 # ensemble.tsv and the heatmap (PNG + SVG, in the report), cut from the shard's tables. One small
-# local job per shard; its outputs name every file, so one deleted by hand is made again.
+# local job per shard; its outputs name every file, so one deleted by hand is made again
+# (rule all asks for the shard's index results/shards/{shard}/proteins.tsv).
 
 
 for shard in SHARDS if PER_PROTEIN else []:
@@ -12,6 +13,8 @@ for shard in SHARDS if PER_PROTEIN else []:
             scores=shard_scores(shard.id),
             ensemble=f"results/shards/{shard.id}/ensemble.parquet",
         output:
+            # the list of the shard's proteins, first: rule all asks for it (policy.final_targets)
+            index=protein_index(shard.id),
             scores=[
                 f"results/{p.name}/scores/{m}.tsv"
                 for p in shard.proteins
