@@ -1,14 +1,19 @@
 #!/usr/bin/env python
-"""Scale checks: a 20,000-sequence proteome's DAG and dry run, and what the score cache saves.
+"""Scale checks: proteome dry runs (this checkout, and another side by side), and what the score
+cache saves.
 
-    python benchmarks/scale.py                 # dry run of 20,000 sequences + cache timings
-    python benchmarks/scale.py --sequences 5000 --shard-residues 50000
-    python benchmarks/scale.py --workflow      # also: real workflow runs, 100 proteins + 1 more
+    python benchmarks/scale.py                       # dry runs of 5,000 / 20,000 / 50,000 + cache
+    python benchmarks/scale.py --skip-cache --before /path/to/main   # before/after table
+    python benchmarks/scale.py --sequences 500 2000 5000 --per-protein true --skip-cache
+    python benchmarks/scale.py --workflow            # also: real workflow runs, 100 proteins + 1 more
 
-1. Dry run. Writes a FASTA of ``--sequences`` random proteins (50-800 residues, seeded) and times
-   ``snakemake -n`` on it with this checkout's Snakefile (parse-time FASTA validation, shards,
-   per-shard rules, the DAG). Target: under a minute for 20,000 sequences. Prints the number of
-   scoring jobs (one per model and shard: it grows with the residues, not the sequences).
+1. Dry runs. For each size, a FASTA of random proteins (50-800 residues, seeded) and the wall
+   time of ``snakemake -n`` with this checkout's Snakefile (parse-time FASTA validation, shards,
+   the DAG) and, with --before, another checkout's, with the load average at the start of each
+   (the machine is shared: compare runs at similar load). Prints jobs and scoring jobs (one per
+   model and shard: they grow with the residues, not the sequences). Target: 50,000 proteins
+   in under 30 s. per_protein (this checkout): auto turns the per-protein files on up to 2,000
+   proteins; --per-protein true times them at larger sizes.
 2. Cache. With a tiny random model (the cost of a lookup does not depend on the model), one
    scoring job as the workflow runs it (esm1v_scan.runner.run_scoring_job) on 100 proteins, then
    on the same 100 plus one new protein with the same cache folder, then a second project holding
@@ -136,9 +141,8 @@ def cache_timings(tmp: Path) -> None:
     def job(label, proteins, out):
         scorer = LocalScorer(loaded, device="cpu")  # a new job: nothing in memory
         positions = {p.name: list(range(1, p.length + 1)) for p in proteins}
-        outputs = {p.name: tmp / out / f"{p.name}.tsv" for p in proteins}
         t = time.perf_counter()
-        run_scoring_job(scorer, proteins, positions, "masked-marginals", outputs, ScoreCache(cache), 1022)
+        run_scoring_job(scorer, proteins, positions, "masked-marginals", ScoreCache(cache), 1022)
         secs = time.perf_counter() - t
         print(f"{label:<52} {secs:7.2f} s  {scorer.forward_passes:6d} forward passes")
 
