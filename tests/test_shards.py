@@ -139,7 +139,7 @@ def test_a_finished_run_gains_one_protein(tmp_path, base_config):
     assert shard_jobs(dry.stdout + dry.stderr) == {
         ("score", shards[0]), ("ensemble", shards[0]), ("protein_files", shards[0])}
     assert job_table(dry.stdout + dry.stderr)["score"] == 2
-    assert "params" in dry.stdout + dry.stderr
+    assert "Params have changed since last execution" in dry.stdout + dry.stderr
     proc = run_workflow(wd, config)
     assert shard_jobs(proc.stdout + proc.stderr) == {
         ("score", shards[0]), ("ensemble", shards[0]), ("protein_files", shards[0])}
