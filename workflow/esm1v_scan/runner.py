@@ -15,7 +15,7 @@ import pandas as pd
 from .cache import ScoreCache, cache_key
 from .fasta import Protein
 from .progress import Progress
-from .tables import long_table
+from .tables import as_written, long_table
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def score_protein(backend, protein: Protein, strategy: str, positions: list[int]
         merged = known
         log.info("%s: all %d positions from cache", protein.id, len(positions))
     table = merged[merged["position"].isin(set(positions))]
-    return table.reset_index(drop=True)
+    return as_written(table.reset_index(drop=True))  # cached or fresh: the same digits
 
 
 def run_scoring_job(backend, proteins: list[Protein], positions: dict[str, list[int]], strategy: str,

@@ -15,6 +15,7 @@ score      log p(mt) - log p(wt): negative = less likely than the wild type
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,14 @@ def write_table(df: pd.DataFrame, path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     df.to_csv(tmp, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
     tmp.replace(path)
+
+
+def as_written(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as write_table then read_table give it back (values to FLOAT_FORMAT's 7 digits):
+    what the score cache holds, so fresh and cached scores are the same numbers and a resumed
+    run writes the same bytes as a clean one."""
+    return read_table(io.StringIO(df.to_csv(sep="\t", index=False, float_format=FLOAT_FORMAT,
+                                            lineterminator="\n")))
 
 
 def read_table(path) -> pd.DataFrame:
