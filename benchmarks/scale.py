@@ -1,14 +1,19 @@
 #!/usr/bin/env python
-"""Scale checks: a 20,000-sequence proteome's DAG and dry run, and what the score cache saves.
+"""Scale checks: proteome dry runs (this checkout, and another side by side), and what the score
+cache saves.
 
-    python benchmarks/scale.py                 # dry run of 20,000 sequences + cache timings
-    python benchmarks/scale.py --sequences 5000 --shard-residues 50000
-    python benchmarks/scale.py --workflow      # also: real workflow runs, 100 proteins + 1 more
+    python benchmarks/scale.py                       # dry runs of 5,000 / 20,000 / 50,000 + cache
+    python benchmarks/scale.py --skip-cache --before /path/to/main   # before/after table
+    python benchmarks/scale.py --sequences 500 2000 5000 --per-protein true --skip-cache
+    python benchmarks/scale.py --workflow            # also: real workflow runs, 100 proteins + 1 more
 
-1. Dry run. Writes a FASTA of ``--sequences`` random proteins (50-800 residues, seeded) and times
-   ``snakemake -n`` on it with this checkout's Snakefile (parse-time FASTA validation, shards,
-   per-shard rules, the DAG). Target: under a minute for 20,000 sequences. Prints the number of
-   scoring jobs (one per model and shard: it grows with the residues, not the sequences).
+1. Dry runs. For each size, a FASTA of random proteins (50-800 residues, seeded) and the wall
+   time of ``snakemake -n`` with this checkout's Snakefile (parse-time FASTA validation, shards,
+   the DAG) and, with --before, another checkout's, with the load average at the start of each
+   (the machine is shared: compare runs at similar load). Prints jobs and scoring jobs (one per
+   model and shard: they grow with the residues, not the sequences). Target: 50,000 proteins
+   in under 30 s. per_protein (this checkout): auto turns the per-protein files on up to 2,000
+   proteins; --per-protein true times them at larger sizes.
 2. Cache. With a tiny random model (the cost of a lookup does not depend on the model), one
    scoring job as the workflow runs it (esm1v_scan.runner.run_scoring_job) on 100 proteins, then
    on the same 100 plus one new protein with the same cache folder, then a second project holding
@@ -54,11 +59,11 @@ def write_random_fasta(path: Path, n: int, lo: int = 50, hi: int = 800, seed: in
     return residues
 
 
-def snakemake(workdir: Path, config: dict, *args: str) -> tuple[float, str]:
+def snakemake(workdir: Path, config: dict, *args: str, snakefile: Path | None = None) -> tuple[float, str]:
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "bench-config.yaml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))
-    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile or REPO / "Snakefile"),
            "--directory", str(workdir), "--configfile", str(cfg), "--cores", "2", *args]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -76,28 +81,42 @@ def job_counts(out: str) -> dict[str, int]:
     return counts
 
 
-def dry_run(n: int, shard_residues: int, tmp: Path) -> None:
-    print(f"## 1. dry run of {n:,} sequences (shard_residues {shard_residues:,})")
-    fasta = tmp / "proteome.fasta"
-    residues = write_random_fasta(fasta, n)
-    t = time.perf_counter()
-    proteins = read_fasta(fasta)
-    t_parse = time.perf_counter() - t
-    t = time.perf_counter()
-    shards = assign_shards(proteins, shard_residues)
-    t_shard = time.perf_counter() - t
-    print(f"{n:,} sequences, {residues:,} residues, {len(shards)} shards; in-process: FASTA parse and "
-          f"validation {t_parse:.2f} s, shard assignment {t_shard * 1e3:.0f} ms")
-    config = {"sequences": str(fasta), "models": MODELS, "model_dir": str(tmp / "no_models"),
-              "offline": False, "device": "cpu", "cache_dir": "", "shard_residues": shard_residues}
-    load = os.getloadavg()[0]
-    secs, out = snakemake(tmp / "dry", config, "-n", "--quiet", "rules")
-    counts = job_counts(out)
-    score_jobs = sum(v for k, v in counts.items() if k.startswith("score_"))
-    print(f"snakemake -n: {secs:.1f} s wall (load average {load:.2f} at start), {counts.get('total')} jobs "
-          f"of which {score_jobs} scoring jobs = {len(shards)} shards x {len(MODELS)} models")
-    print(f"[{'MEETS' if secs < 60 else 'MISSES'}] dry run of {n:,} sequences in {secs:.1f} s; "
-          "target < 60 s (for 20,000)")
+def scoring_jobs(counts: dict[str, int]) -> int:
+    """Scoring jobs in a dry run's job table: rule score (or main's score_<shard> rules)."""
+    return sum(v for k, v in counts.items() if k == "score" or k.startswith("score_"))
+
+
+def dry_run(sizes: list[int], shard_residues: int, tmp: Path, before: Path | None,
+            per_protein: str = "auto") -> None:
+    """snakemake -n for each size, with this checkout's Snakefile (after) and, with --before,
+    another checkout's (before), side by side."""
+    print(f"## 1. dry runs (shard_residues {shard_residues:,}; 50-800 residues per protein)")
+    layouts = [("after", REPO / "Snakefile")] + ([("before", before / "Snakefile")] if before else [])
+    print(f"{'proteins':>9} {'residues':>11} {'shards':>6} {'parse s':>7} "
+          + " ".join(f"{name + ' s':>9} {'jobs':>5} {'score':>5} {'load':>5}" for name, _ in layouts))
+    for n in sizes:
+        fasta = tmp / f"proteome{n}.fasta"
+        residues = write_random_fasta(fasta, n)
+        t = time.perf_counter()
+        shards = assign_shards(read_fasta(fasta), shard_residues)
+        t_parse = time.perf_counter() - t
+        config = {"sequences": str(fasta), "models": MODELS, "model_dir": str(tmp / "no_models"),
+                  "offline": False, "device": "cpu", "cache_dir": "", "shard_residues": shard_residues}
+        cells = []
+        for name, snakefile in layouts:
+            load = os.getloadavg()[0]
+            # per_protein (this checkout only): auto writes per-protein files up to 2,000 proteins
+            extra = {"per_protein": per_protein} if name == "after" else {}
+            secs, out = snakemake(tmp / f"dry-{name}-{n}", {**config, **extra}, "-n", "--quiet",
+                                  "rules", snakefile=snakefile)
+            counts = job_counts(out)
+            assert scoring_jobs(counts) == len(shards) * len(MODELS), counts
+            cells.append(f"{secs:9.1f} {counts.get('total', 0):5d} {scoring_jobs(counts):5d} {load:5.2f}")
+        print(f"{n:9,} {residues:11,} {len(shards):6d} {t_parse:7.2f} " + " ".join(cells), flush=True)
+        if n == 50_000:
+            first = float(cells[0].split()[0])
+            print(f"[{'MEETS' if first < 30 else 'MISSES'}] dry run of 50,000 proteins in {first:.1f} s; "
+                  "target < 30 s")
 
 
 def cache_timings(tmp: Path) -> None:
@@ -122,9 +141,8 @@ def cache_timings(tmp: Path) -> None:
     def job(label, proteins, out):
         scorer = LocalScorer(loaded, device="cpu")  # a new job: nothing in memory
         positions = {p.name: list(range(1, p.length + 1)) for p in proteins}
-        outputs = {p.name: tmp / out / f"{p.name}.tsv" for p in proteins}
         t = time.perf_counter()
-        run_scoring_job(scorer, proteins, positions, "masked-marginals", outputs, ScoreCache(cache), 1022)
+        run_scoring_job(scorer, proteins, positions, "masked-marginals", ScoreCache(cache), 1022)
         secs = time.perf_counter() - t
         print(f"{label:<52} {secs:7.2f} s  {scorer.forward_passes:6d} forward passes")
 
@@ -158,7 +176,13 @@ def workflow_timings(tmp: Path) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sequences", type=int, default=20_000)
+    ap.add_argument("--sequences", type=int, nargs="+", default=[5_000, 20_000, 50_000],
+                    help="dry-run sizes (proteins)")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="another checkout (e.g. the main branch) to time side by side")
+    ap.add_argument("--skip-cache", action="store_true", help="dry runs only")
+    ap.add_argument("--per-protein", choices=["auto", "true", "false"], default="auto",
+                    help="config per_protein of the dry runs (this checkout)")
     ap.add_argument("--shard-residues", type=int, default=200_000,
                     help="the config default; the number of scoring jobs follows it")
     ap.add_argument("--workflow", action="store_true", help="also time real workflow runs (~2 min)")
@@ -167,8 +191,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="esm1v-scale-") as d:
         tmp = Path(d)
         if not args.skip_dry_run:
-            dry_run(args.sequences, args.shard_residues, tmp)
-        cache_timings(tmp)
+            dry_run(args.sequences, args.shard_residues, tmp, args.before,
+                    {"auto": "auto", "true": True, "false": False}[args.per_protein])
+        if not args.skip_cache:
+            cache_timings(tmp)
         if args.workflow:
             workflow_timings(tmp)
 

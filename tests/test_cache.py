@@ -12,9 +12,11 @@ from conftest import MODELS
 from esm1v_scan.cache import ScoreCache, cache_key, check_table, encode_entry, read_entry
 from esm1v_scan.fasta import AMINO_ACIDS, Protein
 from esm1v_scan.models import load_model
+from esm1v_scan.outputs import protein_rows
+from esm1v_scan.progress import Progress
 from esm1v_scan.runner import cache_parts, run_scoring_job
-from esm1v_scan.scoring import LocalScorer, Progress
-from esm1v_scan.tables import read_table
+from esm1v_scan.scoring import LocalScorer
+from esm1v_scan.tables import read_table, write_table
 
 SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
 
@@ -29,11 +31,13 @@ def proteins(n, seed=0, lo=8, hi=16):
 
 
 def job(scorer, prots, cache_dir, out_dir, positions=None, strategy="masked-marginals"):
-    """One scoring job as rule score_<shard> runs it; returns the forward passes it made."""
+    """One scoring job as rule score runs it, its long table cut into out_dir/<name>.tsv as the
+    per-protein rule does; returns the forward passes it made."""
     before = scorer.forward_passes
     pos = positions or {p.name: list(range(1, p.length + 1)) for p in prots}
-    outputs = {p.name: out_dir / f"{p.name}.tsv" for p in prots}
-    run_scoring_job(scorer, prots, pos, strategy, outputs, ScoreCache(cache_dir), window=1022)
+    table = run_scoring_job(scorer, prots, pos, strategy, ScoreCache(cache_dir), window=1022)
+    for name, rows in protein_rows(table).items():
+        write_table(rows, out_dir / f"{name}.tsv")
     return scorer.forward_passes - before
 
 
@@ -157,10 +161,9 @@ def test_progress_lines_in_the_job_log(scorer, tmp_path, caplog):
     p1, p2 = Protein("a", "a", SEQ[:30]), Protein("b", "b", SEQ[:40])
     cache = tmp_path / "cache"
     job(scorer, [p1], cache, tmp_path / "first")
-    outputs = {"a": tmp_path / "a.tsv", "b": tmp_path / "b.tsv"}
     positions = {"a": list(range(1, 31)), "b": list(range(1, 41))}
     with caplog.at_level(logging.INFO):
-        run_scoring_job(scorer, [p1, p2], positions, "masked-marginals", outputs, ScoreCache(cache),
+        run_scoring_job(scorer, [p1, p2], positions, "masked-marginals", ScoreCache(cache),
                         window=1022, progress_every=0.0)
     lines = [r.getMessage() for r in caplog.records if "positions/s" in r.getMessage()]
     assert lines[0].startswith(f"{MODELS[0]}: 30/70 positions (30 from cache)")
@@ -173,9 +176,9 @@ def test_progress_lines_in_the_job_log(scorer, tmp_path, caplog):
 
 def test_progress_rate_and_eta(monkeypatch, caplog):
     clock = iter([100.0, 110.0, 130.0, 140.0])
-    monkeypatch.setattr("esm1v_scan.scoring.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("esm1v_scan.progress.time.monotonic", lambda: next(clock))
     prog = Progress(total=100, label="m", every=15.0)
-    with caplog.at_level(logging.INFO, logger="esm1v_scan.scoring"):
+    with caplog.at_level(logging.INFO, logger="esm1v_scan.progress"):
         prog.update(20, cached=True)  # t=110: not yet 15 s since the start, no line
         prog.update(30)  # t=130: 50 done, 30 computed in 30 s -> 1.00/s, 50 left -> ETA 50 s
         prog.update(50)  # t=140: all done, always logged
@@ -186,23 +189,27 @@ def test_progress_rate_and_eta(monkeypatch, caplog):
     ]
 
 
-def test_the_job_manifest_lists_the_tables(scorer, tmp_path):
-    """The manifest depends on the inputs only: the same bytes whether positions came from the
+def test_the_job_table_is_the_shards_long_table(scorer, tmp_path):
+    """One long table for the shard: name and FASTA id in front of each protein's rows, proteins
+    in order; it depends on the inputs only: the same values whether positions came from the
     cache or not (a resumed run equals a clean one)."""
     a, b = Protein("sp|A|X", "sp_A_X", SEQ[:30]), Protein("b", "b", SEQ[:12])
-    outputs = {"sp_A_X": tmp_path / "a.tsv", "b": tmp_path / "b.tsv"}
     positions = {"sp_A_X": list(range(1, 31)), "b": [4, 5, 6, 9]}
-    cold = run_scoring_job(scorer, [a, b], positions, "masked-marginals", outputs,
+    cold = run_scoring_job(scorer, [a, b], positions, "masked-marginals",
                            ScoreCache(tmp_path / "cache"), 1022)
-    warm = run_scoring_job(scorer, [a, b], positions, "masked-marginals", outputs,
+    passes = scorer.forward_passes
+    warm = run_scoring_job(scorer, [a, b], positions, "masked-marginals",
                            ScoreCache(tmp_path / "cache"), 1022)
-    assert cold.to_dict("records") == [
-        {"name": "sp_A_X", "id": "sp|A|X", "length": 30, "sha256": a.sha256, "positions": "1-30",
-         "table": str(tmp_path / "a.tsv")},
-        {"name": "b", "id": "b", "length": 12, "sha256": b.sha256, "positions": "4-6,9",
-         "table": str(tmp_path / "b.tsv")},
-    ]
-    pd.testing.assert_frame_equal(cold, warm)
+    assert scorer.forward_passes == passes  # all from the cache
+    assert list(cold.columns) == ["name", "sequence_id", "position", "wt", "mt", "log_prob", "prob",
+                                  "score"]
+    assert cold["name"].tolist() == ["sp_A_X"] * 600 + ["b"] * 80
+    assert cold["sequence_id"].tolist() == ["sp|A|X"] * 600 + ["b"] * 80
+    assert cold["position"].tolist()[::20] == list(range(1, 31)) + [4, 5, 6, 9]
+    assert "".join(cold["wt"].tolist()[600::20]) == "".join(SEQ[i - 1] for i in (4, 5, 6, 9))
+    direct = scorer.score(b.sequence, positions=[4, 5, 6, 9])
+    np.testing.assert_allclose(cold["log_prob"].to_numpy()[600:], direct["log_prob"], atol=1e-6)
+    pd.testing.assert_frame_equal(cold, warm, check_exact=True)  # the same digits, cached or not
 
 
 def first_value(text: str) -> str:

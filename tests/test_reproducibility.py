@@ -111,7 +111,7 @@ def test_weights_are_downloaded_resumably_locked_and_verified(tmp_path, tiny_dir
         config["weights_url"] = server.url
         # `snakemake weights` (e.g. on a login node): the downloads and nothing else
         proc = run_workflow(wd, config, "weights")
-        assert "score_shard0001" not in proc.stdout + proc.stderr
+        assert "rule score:" not in proc.stdout + proc.stderr
         assert not (wd / "results").exists()
         requests = list(server.requests)
         run_workflow(wd, config)
@@ -139,7 +139,7 @@ def test_weights_are_downloaded_resumably_locked_and_verified(tmp_path, tiny_dir
     assert proc.returncode != 0
     assert f"esm1v-scan: {victim}: checkpoint of model '{MODELS[3]}' does not match" in out
     assert "Traceback" not in (wd / f"logs/score/{MODELS[3]}/shard0001.log").read_text()
-    assert not (wd / f"results/tiny_2/scores/{MODELS[3]}.tsv").exists()
+    assert not (wd / f"results/shards/shard0001/scores/{MODELS[3]}.parquet").exists()
     # truncated: caught at parse time by its size, before any job
     victim.write_bytes(bytes(data[: size // 2]))
     proc = run_workflow(wd, config, check=False)
@@ -278,20 +278,21 @@ def _kill_setup(tmp_path, tiny_dir):
 
 
 def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finishes(tmp_path, tiny_dir):
-    """One scoring job scores a short then a long protein. It is SIGKILLed after the short one's
-    table is written (while it waits at the long one's cache entry): that table goes too (the
-    job's outputs are all or nothing), the rerun finishes the job, and the outputs equal those of
-    an uninterrupted run."""
+    """One scoring job scores a short then a long protein. It is SIGKILLed while it waits at the
+    long one's cache entry, the short one scored and cached: nothing of the job is left (its
+    outputs are all or nothing), the rerun finishes the job (the short protein from the cache),
+    and the outputs equal those of an uninterrupted run."""
     clean, wd, cfg, fifo, cmd = _kill_setup(tmp_path, tiny_dir)
-    short_table = wd / f"results/short/scores/{MODELS[0]}.tsv"
-    long_table = wd / f"results/long/scores/{MODELS[0]}.tsv"
+    shard_table = wd / f"results/shards/shard0001/scores/{MODELS[0]}.parquet"
+    job_log = wd / f"logs/score/{MODELS[0]}/shard0001.log"
     run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         def blocked_job():
             """the scoring job, blocked at the long protein"""
-            return short_table.exists() and _scoring_process(wd)
+            return _blocked_at_fifo(wd) and _scoring_process(wd)
         victim = _wait_for(blocked_job)
-        assert not long_table.exists()
+        assert "short: scored 22 positions" in job_log.read_text()
+        assert not shard_table.exists()
         os.kill(victim.pid, signal.SIGKILL)
         out, _ = run.communicate(timeout=300)
     finally:
@@ -300,14 +301,15 @@ def test_a_scoring_job_killed_midway_leaves_no_partial_output_and_a_rerun_finish
             run.wait(60)
         fifo.unlink(missing_ok=True)
     assert run.returncode != 0
-    assert "score_shard0001" in out and "Error" in out
-    # no partial output: the table written before the kill is removed with the failed job
-    assert not short_table.exists() and not long_table.exists()
+    assert "Error in rule score:" in out
+    # no partial output
+    assert not shard_table.exists() and not (wd / "results/short").exists()
     assert not (wd / f"results/provenance/jobs/{MODELS[0]}/shard0001.json").exists()
     assert not (wd / "results/short/ensemble.tsv").exists()
 
     rerun = run_workflow(wd, cfg)
-    assert "score_shard0001" in rerun.stdout + rerun.stderr
+    assert "rule score:" in rerun.stdout + rerun.stderr
+    assert "short: all 22 positions from cache" in job_log.read_text()
     a, b = result_files(wd), result_files(clean)
     assert sorted(a) == sorted(b) and "long/heatmap.png" in a
     assert [k for k in a if a[k] != b[k]] == []
@@ -320,13 +322,12 @@ def test_after_kill_9_of_snakemake_a_rerun_beside_the_orphan_job_finishes_whole(
     with complete tables equal to an uninterrupted run's, no temp files, and the invalid cache
     entry reported on the console."""
     clean, wd, cfg, fifo, cmd = _kill_setup(tmp_path, tiny_dir)
-    short_table = wd / f"results/short/scores/{MODELS[0]}.tsv"
     run = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     orphan = rerun = None
     try:
         def blocked_job():
             """the scoring job, blocked at the long protein"""
-            return short_table.exists() and _scoring_process(wd)
+            return _blocked_at_fifo(wd) and _scoring_process(wd)
         orphan = _wait_for(blocked_job)
         run.kill()
         run.wait(60)

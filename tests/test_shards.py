@@ -54,9 +54,22 @@ def test_shard_digest_follows_names_and_residues():
     assert len({a.digest(), edited.digest(), renamed.digest()}) == 3
 
 
-def scoring_jobs(out: str) -> dict[str, int]:
-    """The dry run's job table: rule -> count, for the score_ rules."""
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(score_shard\d+)\s+(\d+)$", out, re.M)}
+def job_table(out: str) -> dict[str, int]:
+    """The job table Snakemake prints (a run or a dry run): rule -> count."""
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", out, re.M)}
+
+
+def shard_jobs(out: str) -> set[tuple[str, str]]:
+    """(rule, shard) of every per-shard job a run's log shows: score and ensemble jobs by their
+    wildcards, protein_files_<shard> by its name."""
+    jobs = set()
+    for m in re.finditer(r"^(?:local)?rule (\w+):\n(.*?)(?:\n\n|\Z)", out, re.M | re.S):
+        rule, body = m.group(1), m.group(2)
+        if rule.startswith("protein_files_"):
+            jobs.add(("protein_files", rule.removeprefix("protein_files_")))
+        elif shard := re.search(r"wildcards:.*shard=(shard\d+)", body):
+            jobs.add((rule, shard.group(1)))
+    return jobs
 
 
 @pytest.mark.slow
@@ -66,10 +79,13 @@ def test_dry_run_job_count_grows_with_shards_not_sequences(tmp_path, base_config
     config = {**base_config, "sequences": str(write_fasta(tmp_path / "in.fasta", seqs)),
               "shard_residues": shard_residues}
     proc = run_workflow(tmp_path / "wd", config, "-n", "--quiet", "rules")
-    jobs = scoring_jobs(proc.stdout + proc.stderr)
+    jobs = job_table(proc.stdout + proc.stderr)
     expected = len(assign_shards([Protein(k, k, v) for k, v in seqs.items()], shard_residues))
     assert expected == pytest.approx(n_shards, abs=1)
-    assert len(jobs) == expected and set(jobs.values()) == {len(MODELS)}  # 5 models per shard
+    assert jobs["score"] == expected * len(MODELS)  # 5 models per shard
+    assert jobs["ensemble"] == expected and jobs["collect_ensemble"] == 1
+    # 100 proteins: per_protein auto writes their files, one job per shard
+    assert sum(v for k, v in jobs.items() if k.startswith("protein_files_shard")) == expected
 
 
 @pytest.mark.slow
@@ -93,11 +109,10 @@ def test_a_finished_run_gains_one_protein(tmp_path, base_config):
     write_fasta(fasta, seqs)
     proc = run_workflow(wd, config)
     out = proc.stdout + proc.stderr
-    ran = set(re.findall(r"rule (\w+):", out)) | set(re.findall(r"localrule (\w+):", out))
     plan2 = pd.read_csv(wd / "results/mask_plan.tsv", sep="\t")
     last = plan2.loc[plan2.name == "zz_new", "shard"].item()
-    assert {r for r in ran if r.startswith(("score_", "ensemble_", "heatmap_"))} == {
-        f"score_{last}", f"ensemble_{last}", f"heatmap_{last}"}
+    assert shard_jobs(out) == {("score", last), ("ensemble", last), ("protein_files", last)}
+    assert job_table(out)["score"] == 2
     assert all(f.stat().st_mtime_ns == t for f, t in stamps.items())  # earlier shards untouched
     for m in MODELS[:2]:
         log = (wd / f"logs/score/{m}/{last}.log").read_text()
@@ -109,20 +124,25 @@ def test_a_finished_run_gains_one_protein(tmp_path, base_config):
                          r"[\d.]+ positions/s, ETA 0 s", log)
     assert (wd / "results/zz_new/heatmap.png").exists()
     assert len(pd.read_csv(wd / "results/zz_new/ensemble.tsv", sep="\t")) == 33 * 20
-    for m in MODELS[:2]:  # one manifest per model and shard, the stale one removed
-        manifests = list((wd / "results/shards" / last).glob(f"{m}-*.tsv"))
-        assert len(manifests) == 1
-        rows = pd.read_csv(manifests[0], sep="\t")
-        assert rows["name"].tolist() == plan2.loc[plan2.shard == last, "name"].tolist()
+    for m in MODELS[:2]:  # the shard's long table holds its sequences, the new one last
+        table = pd.read_parquet(wd / f"results/shards/{last}/scores/{m}.parquet")
+        assert table["name"].unique().tolist() == plan2.loc[plan2.shard == last, "name"].tolist()
+        assert table.groupby("name", sort=False).size().tolist() == (
+            plan2.loc[plan2.shard == last, "length"] * 20).tolist()
 
     # one residue of a first-shard protein edited: only that shard reruns, and scores only it
     edited = plan[plan.shard == shards[0]]["name"].iloc[0]
     seqs[edited] = ("A" if seqs[edited][0] != "A" else "C") + seqs[edited][1:]
     write_fasta(fasta, seqs)
+    # the dry run shows exactly that shard's jobs (2 models), with the param change as reason
+    dry = run_workflow(wd, config, "-n")
+    assert shard_jobs(dry.stdout + dry.stderr) == {
+        ("score", shards[0]), ("ensemble", shards[0]), ("protein_files", shards[0])}
+    assert job_table(dry.stdout + dry.stderr)["score"] == 2
+    assert "Params have changed since last execution" in dry.stdout + dry.stderr
     proc = run_workflow(wd, config)
-    ran = set(re.findall(r"rule (\w+):", proc.stdout + proc.stderr))
-    assert {r for r in ran if r.startswith(("score_", "ensemble_", "heatmap_"))} == {
-        f"score_{shards[0]}", f"ensemble_{shards[0]}", f"heatmap_{shards[0]}"}
+    assert shard_jobs(proc.stdout + proc.stderr) == {
+        ("score", shards[0]), ("ensemble", shards[0]), ("protein_files", shards[0])}
     log = (wd / f"logs/score/{MODELS[0]}/{shards[0]}.log").read_text()
     assert f"{edited}: scored {len(seqs[edited])} positions (0 from cache)" in log
     assert re.search(r"done: \d+ sequences, \d+ cache hits, 1 scored, \d+ forward passes", log)

@@ -83,7 +83,7 @@ def test_tiny_workflow_through_slurm_equals_a_local_run(slurm, profile, tmp_path
     # the five scoring jobs, and only they, went through sbatch (local rules stayed here)
     jobs = submitted(out)
     assert len(jobs) == len(MODELS), out[-4000:]
-    assert {re.search(r"rule_(\w+?)/", log).group(1) for log in jobs.values()} == {"score_shard0001"}
+    assert {re.search(r"rule_(\w+?)/", log).group(1) for log in jobs.values()} == {"score"}
     acct = subprocess.run(["sacct", "-n", "-X", "-P", "-j", ",".join(jobs),
                            "-o", "JobID,State,Partition,Account,ReqMem,AllocCPUS"],
                           capture_output=True, text=True, check=True).stdout.split()

@@ -51,17 +51,53 @@ def test_end_to_end_outputs(tmp_path, base_config, tiny_dir):
     assert (wd / "logs/parse_fasta.log").exists()
     assert "model esm1v_t33_650M_UR90S_1 from" in (wd / f"logs/score/{MODELS[0]}/shard0001.log").read_text()
 
+    # results/ensemble.parquet: every protein's rows, equal to its per-protein table
+    everything = pd.read_parquet(wd / "results/ensemble.parquet")
+    assert list(everything.columns[:5]) == ["name", "sequence_id", "position", "wt", "mt"]
+    assert everything["name"].unique().tolist() == ["sp_P0CG48_UBC_HUMAN", "tiny_2"]
+    assert everything["sequence_id"].unique().tolist() == ["sp|P0CG48|UBC_HUMAN", "tiny_2"]
+    for name in ["sp_P0CG48_UBC_HUMAN", "tiny_2"]:
+        table = pd.read_csv(wd / f"results/{name}/ensemble.tsv", sep="\t")
+        rows = everything[everything.name == name].drop(columns=["name", "sequence_id"])
+        assert list(rows.columns) == list(table.columns)
+        pd.testing.assert_frame_equal(rows.reset_index(drop=True), table, check_exact=False,
+                                      rtol=1e-6, atol=1e-7)
+
     # a rerun does nothing
     again = run_workflow(wd, base_config)
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    # a per-protein table deleted by hand comes back, byte for byte, and nothing is rescored
+    table = wd / f"results/tiny_2/scores/{MODELS[3]}.tsv"
+    before = table.read_bytes()
+    table.unlink()
+    again = run_workflow(wd, base_config)
+    out = again.stdout + again.stderr
+    assert table.read_bytes() == before
+    assert "localrule protein_files_shard0001:" in out and "rule score:" not in out
 
 
 def test_dry_run_lists_one_scoring_job_per_model(tmp_path, base_config):
     proc = run_workflow(tmp_path / "dry", base_config, "-n")
     out = proc.stdout + proc.stderr
-    assert "score_shard0001        5" in out or "score_shard0001              5" in out or \
-        any(line.split()[:2] == ["score_shard0001", "5"] for line in out.splitlines())
+    assert any(line.split() == ["score", "5"] for line in out.splitlines())
     assert not (tmp_path / "dry/results").exists()
+
+
+def test_the_score_rule_takes_resources_by_name(tmp_path, base_config):
+    """One rule name for every scoring job: a profile's set-resources reaches all of them, and
+    the config's scoring section sets what the rule asks for by default."""
+    config = {**base_config, "scoring": {"mem_mb": 3000, "runtime": 45, "slurm_partition": "gpu"}}
+    proc = run_workflow(tmp_path / "dry", config, "-n")
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "resources:" in line]
+    scoring = [line for line in lines if "runtime=45" in line]
+    assert len(scoring) == 5
+    assert all("mem_mb=3000" in line and "slurm_partition=gpu" in line for line in scoring)
+    proc = run_workflow(tmp_path / "dry2", config, "-n", "--set-resources", "score:mem_mb=777",
+                        "score:slurm_partition=big")
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "runtime=45" in line]
+    assert len(lines) == 5
+    assert all("mem_mb=777," in line and "slurm_partition=big" in line for line in lines)
 
 
 def test_lint_is_clean():
@@ -108,11 +144,13 @@ def test_scoring_failure_leaves_no_partial_output_and_keeps_the_cache(tmp_path, 
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert f"cannot read checkpoint {models}/{MODELS[2]}.pt" in out
-    assert not (wd / f"results/tiny_2/scores/{MODELS[2]}.tsv").exists()
-    assert (wd / f"results/tiny_2/scores/{MODELS[0]}.tsv").exists()  # --keep-going in the profile
+    assert not (wd / f"results/shards/shard0001/scores/{MODELS[2]}.parquet").exists()
+    assert not (wd / "results/tiny_2").exists()  # per-protein files need every model
+    # --keep-going in the profile: the other models' tables are there
+    assert (wd / f"results/shards/shard0001/scores/{MODELS[0]}.parquet").exists()
     (models / f"{MODELS[2]}.pt").write_bytes(good)
     proc = run_workflow(wd, config)
-    assert "score_shard0001" in proc.stdout + proc.stderr
+    assert f"model={MODELS[2]}" in proc.stdout + proc.stderr
     log = (wd / f"logs/score/{MODELS[0]}/shard0001.log")
     assert "positions from cache" not in log.read_text()  # model 1 was not rerun: its log is the first run's
     assert (wd / "results/tiny_2/heatmap.png").exists()

@@ -13,16 +13,21 @@ import numpy as np
 import pandas as pd
 
 KEYS = ["position", "wt", "mt"]
+#: the protein columns of a shard's long tables (results/shards/<shard>/...)
+PROTEIN_KEYS = ["name", "sequence_id"]
 
 
 def ensemble(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """tables: model name -> per-model score table (same positions in each)."""
+    """tables: model name -> per-model score table (same positions in each): one protein's, or a
+    shard's long table (columns name and sequence_id first, many proteins)."""
     if not tables:
         raise ValueError("ensemble of no models")
     names = list(tables)
-    base = tables[names[0]][KEYS].reset_index(drop=True)
+    first = tables[names[0]]
+    keys = [k for k in PROTEIN_KEYS if k in first.columns] + KEYS
+    base = first[keys].reset_index(drop=True)
     for name in names[1:]:
-        other = tables[name][KEYS].reset_index(drop=True)
+        other = tables[name][keys].reset_index(drop=True)
         if not base.equals(other):
             raise ValueError(f"model {name} scored other positions than {names[0]}")
     prob = np.column_stack([tables[n]["prob"].to_numpy(float) for n in names])
@@ -32,7 +37,8 @@ def ensemble(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     log_pm = np.log(out["prob_mean"].to_numpy())
     wt_rows = (out["wt"] == out["mt"]).to_numpy()
     # log prob_mean of the wild type at each position, broadcast to its 20 rows
-    wt_log = pd.Series(np.where(wt_rows, log_pm, np.nan)).groupby(out["position"]).transform("max")
+    groups = [out[k] for k in keys if k not in ("wt", "mt", "sequence_id")]  # (name,) position
+    wt_log = pd.Series(np.where(wt_rows, log_pm, np.nan)).groupby(groups).transform("max")
     out["prob_score"] = log_pm - wt_log.to_numpy()
     out.loc[wt_rows, "prob_score"] = 0.0
     out["score_mean"] = score.mean(axis=1)

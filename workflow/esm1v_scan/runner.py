@@ -1,5 +1,5 @@
 """What one scoring job does, for any backend: per protein, take what the cache knows, score the
-missing positions, update the cache, write the per-model table atomically.
+missing positions, update the cache; the job's result is one long table for its shard.
 
 A backend is any object with ``identity`` (a string naming the model and everything that changes
 its numbers) and ``score(sequence, strategy, positions, progress) -> DataFrame`` returning the
@@ -9,15 +9,13 @@ table of :mod:`esm1v_scan.tables`. :class:`esm1v_scan.scoring.LocalScorer` is on
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pandas as pd
 
 from .cache import ScoreCache, cache_key
 from .fasta import Protein
-from .planning import format_ranges
-from .scoring import Progress
-from .tables import write_table
+from .progress import Progress
+from .tables import as_written, long_table
 
 log = logging.getLogger(__name__)
 
@@ -62,32 +60,26 @@ def score_protein(backend, protein: Protein, strategy: str, positions: list[int]
         merged = known
         log.info("%s: all %d positions from cache", protein.id, len(positions))
     table = merged[merged["position"].isin(set(positions))]
-    return table.reset_index(drop=True)
-
-
-MANIFEST_COLUMNS = ["name", "id", "length", "sha256", "positions", "table"]
+    return as_written(table.reset_index(drop=True))  # cached or fresh: the same digits
 
 
 def run_scoring_job(backend, proteins: list[Protein], positions: dict[str, list[int]], strategy: str,
-                    outputs: dict[str, str | Path], cache: ScoreCache, window: int,
-                    progress_every: float = 30.0) -> pd.DataFrame:
-    """Score every protein of a shard and write ``outputs[name]`` for each; progress (positions
-    done of total, rate, ETA) goes to the log every ``progress_every`` seconds.
+                    cache: ScoreCache, window: int, progress_every: float = 30.0) -> pd.DataFrame:
+    """Score every protein of a shard; progress (positions done of total, rate, ETA) goes to the
+    log every ``progress_every`` seconds.
 
-    Returns the shard's manifest, one row per protein: name, id, length, sha256, positions
-    (ranges) and table (the file written). It depends on the inputs only (what came from the
-    cache goes to the log), so a resumed run writes the same bytes as a clean one."""
+    Returns the shard's long table: columns name, sequence_id, then the table columns of
+    :mod:`esm1v_scan.tables`, proteins in the given order. It depends on the inputs only (what
+    came from the cache goes to the log), so a resumed run writes the same bytes as a clean one."""
     total = sum(len(positions[p.name]) if strategy == "masked-marginals" else p.length for p in proteins)
     progress = Progress(total, f"{getattr(backend, 'name', 'model')}", every=progress_every)
     passes_before = getattr(backend, "forward_passes", None)
-    rows = []
+    parts = []
     for protein in proteins:
         table = score_protein(backend, protein, strategy, positions[protein.name], cache, window,
                               progress)
-        write_table(table, outputs[protein.name])
-        rows.append([protein.name, protein.id, protein.length, protein.sha256,
-                     format_ranges(positions[protein.name]), str(outputs[protein.name])])
+        parts.append(long_table(protein.name, protein.id, table))
     passes = "" if passes_before is None else f", {backend.forward_passes - passes_before} forward passes"
     log.info("done: %d sequences, %d cache hits, %d scored%s", len(proteins), cache.hits, cache.misses,
              passes)
-    return pd.DataFrame(rows, columns=MANIFEST_COLUMNS)
+    return pd.concat(parts, ignore_index=True)

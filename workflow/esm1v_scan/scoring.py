@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -34,6 +33,7 @@ from .fast import supports as fast_supports
 from .fasta import AMINO_ACIDS
 from .models import LoadedModel
 from .planning import blend_weights, window_bounds, wt_windows
+from .progress import Progress  # noqa: F401  (re-exported: scorers take one)
 from .tables import score_table
 
 log = logging.getLogger(__name__)
@@ -48,36 +48,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device: cuda was asked for, but torch sees no CUDA GPU")
     return torch.device(device)
-
-
-class Progress:
-    """Logs 'positions done of total, rate, ETA' at most every ``every`` seconds (and at the end).
-
-    Positions taken from the score cache count as done (``cached``) but not into the rate, so the
-    ETA is the time the positions still to compute will take.
-    """
-
-    def __init__(self, total: int, label: str, every: float = 30.0):
-        self.total, self.label, self.every = total, label, every
-        self.done = 0
-        self.cached = 0
-        self.start = self.last = time.monotonic()
-
-    def update(self, n: int, cached: bool = False) -> None:
-        self.done += n
-        if cached:
-            self.cached += n
-        now = time.monotonic()
-        if now - self.last >= self.every or self.done >= self.total:
-            self.last = now
-            computed = self.done - self.cached
-            rate = computed / max(now - self.start, 1e-9)
-            left = self.total - self.done
-            eta = "0 s" if left <= 0 else (f"{left / rate:.0f} s" if rate > 0 else "unknown")
-            log.info(
-                "%s: %d/%d positions (%d from cache), %.2f positions/s, ETA %s",
-                self.label, self.done, self.total, self.cached, rate, eta,
-            )
 
 
 class LocalScorer:

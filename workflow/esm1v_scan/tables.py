@@ -15,11 +15,13 @@ score      log p(mt) - log p(wt): negative = less likely than the wild type
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 
 from .fasta import AMINO_ACIDS
-from .io import atomic_write
+from .io import atomic_path, atomic_write
 
 COLUMNS = ["position", "wt", "mt", "log_prob", "prob", "score"]
 FLOAT_FORMAT = "%.7g"
@@ -62,11 +64,37 @@ def score_table(sequence: str, positions, log_p20, log_p_wt=None) -> pd.DataFram
     )
 
 
+def long_table(name: str, sequence_id: str, table: pd.DataFrame) -> pd.DataFrame:
+    """One protein's table with its protein columns in front (for a shard's long table)."""
+    return pd.concat([pd.DataFrame({"name": name, "sequence_id": sequence_id}, index=table.index),
+                      table], axis=1)
+
+
 def write_table(df: pd.DataFrame, path) -> None:
     """Write a TSV atomically (temp file + rename): a killed job never leaves half a table."""
     with atomic_write(path, newline="") as fh:
         df.to_csv(fh, sep="\t", index=False, float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
+def as_written(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as write_table then read_table give it back (values to FLOAT_FORMAT's 7 digits):
+    what the score cache holds, so fresh and cached scores are the same numbers and a resumed
+    run writes the same bytes as a clean one."""
+    return read_table(io.StringIO(df.to_csv(sep="\t", index=False, float_format=FLOAT_FORMAT,
+                                            lineterminator="\n")))
+
+
 def read_table(path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+
+
+def write_parquet(df: pd.DataFrame, path) -> None:
+    """Write a Parquet table atomically (temp file + rename), without the pandas index."""
+    with atomic_path(path) as tmp:
+        df.to_parquet(tmp, index=False)
+
+
+def read_parquet(path, name: str | None = None) -> pd.DataFrame:
+    """A shard's long table, or with ``name`` only that protein's rows."""
+    filters = None if name is None else [("name", "==", name)]
+    return pd.read_parquet(path, filters=filters)

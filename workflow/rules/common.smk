@@ -155,6 +155,20 @@ for _vl in VARIANT_LISTS.values():
         logger.warning(f"esm1v-scan: {_warning}")
 EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None]
 
+# Shards by id, each with its content tag (a param of its scoring jobs: an edit of the FASTA or a
+# mutation list reruns exactly the shards whose content changed) and its listed positions.
+from esm1v_scan import policy  # noqa: E402
+
+SHARD_BY_ID = {s.id: s for s in SHARDS}
+SHARD_OF = {p.name: s.id for s in SHARDS for p in s.proteins}
+_VARIANT_SITES = {vl.spec.id: vl.positions for vl in VARIANT_LISTS.values()}
+SHARD_POSITIONS = {s.id: policy.shard_positions(s, _VARIANT_SITES) for s in SHARDS}
+SHARD_TAGS = {s.id: policy.shard_tag(s, SHARD_POSITIONS[s.id]) for s in SHARDS}
+# results/{name}/... for every protein (small runs; config per_protein)
+PER_PROTEIN = policy.per_protein_enabled(
+    config.get("per_protein", "auto"), len(PROTEINS)
+)
+
 
 onstart:
     # here, not at parse time: only now does Snakemake know whether jobs run on this machine
@@ -163,6 +177,7 @@ onstart:
 
 wildcard_constraints:
     model="|".join(MODELS),
+    shard=r"shard\d+",
 
 
 def uses_model_dir():
@@ -198,21 +213,38 @@ def missing_weights_pattern():
 
 
 def scoring_resources():
-    """Memory and GPU of one scoring job; site settings (partition, account) live in profiles.
+    return policy.scoring_resources(config)
 
-    The GPU request: gpu=1 becomes --gpus=1 with the SLURM executor plugin (2.x); sites that
-    only take GRES get gres=gpu:1 (--gres=gpu:1) or gres=gpu:<type>:1 (gpu_resource in config).
 
-    API jobs take one unit of biolm_api: --resources biolm_api=N caps how many run at once.
-    """
-    if config["backend"] == "biolm":
-        return {"mem_mb": 2000, "gpu": 0, "biolm_api": 1}
-    if config["device"] == "cpu":
-        return {"mem_mb": 12000, "gpu": 0}
-    kind, _, gpu_type = config["gpu_resource"].partition(":")
-    if kind == "gres":
-        return {"mem_mb": 12000, "gres": f"gpu:{gpu_type}:1" if gpu_type else "gpu:1"}
-    return {"mem_mb": 12000, "gpu": 1}
+def scoring_threads():
+    return policy.scoring_threads(config)
+
+
+def scoring_runtime(wildcards):
+    return policy.scoring_runtime(SHARD_BY_ID[wildcards.shard], config)
+
+
+def shard_tag(wildcards):
+    return SHARD_TAGS[wildcards.shard]
+
+
+def shard_positions(wildcards):
+    """FASTA id -> '3,7-9' for the shard's sequences with a mutation list (most shards: none)."""
+    return SHARD_POSITIONS[wildcards.shard]
+
+
+def shard_scores(shard="{shard}"):
+    """The shard's long score tables, one per model."""
+    return [f"results/shards/{shard}/scores/{m}.parquet" for m in MODELS]
+
+
+def protein_index(shard_id):
+    return policy.protein_index(shard_id)
+
+
+def shard_ensemble_of(wildcards):
+    """The ensemble table of the shard holding sequence {name}."""
+    return f"results/shards/{SHARD_OF[wildcards.name]}/ensemble.parquet"
 
 
 def job_records():
@@ -234,11 +266,6 @@ RUN_FACTS = {
 }
 
 
-def scoring_threads():
-    """An API job waits on the network (its requests run in I/O threads): one core is enough."""
-    return 1 if config["backend"] == "biolm" else config["threads"]
-
-
 def biolm_params():
     """The biolm settings a scoring job uses, base URL resolved (the token is never a param)."""
     if config["backend"] != "biolm":
@@ -247,22 +274,6 @@ def biolm_params():
         **config["biolm"],
         "base_url": biolm.resolve_base_url(config["biolm"]["base_url"]),
     }
-
-
-def scoring_runtime(shard):
-    """Minutes for one model over one shard, with room: a masked scan costs 2 x 650M parameters
-    x tokens per position (benchmarks/scan_speed.py); at a conservative 40 GFLOP/s per CPU thread
-    (measured: 80-100) or 50 TFLOP/s per GPU (an H100 runs bf16 matrix multiplies at ~10x that).
-    """
-    window = config["max_residues"]
-    flop = 1.3e9 * sum(p.length * (min(p.length, window) + 2) for p in shard.proteins)
-    rate = 40e9 * config["threads"] if config["device"] == "cpu" else 50e12
-    return int(30 + flop / rate / 60)
-
-
-def per_sequence(pattern, shard, **wildcards):
-    """The per-sequence files of one shard, e.g. per_sequence('results/{name}/ensemble.tsv')."""
-    return [pattern.format(name=name, **wildcards) for name in shard.names]
 
 
 def one_of(names):
@@ -276,26 +287,6 @@ def variant_positions():
         vl.spec.id: planning.format_ranges(vl.positions)
         for vl in VARIANT_LISTS.values()
     }
-
-
-def shard_positions(shard):
-    """variant_positions() for one shard's sequences (most shards: none, every position scored)."""
-    return {
-        VARIANT_LISTS[n].spec.id: planning.format_ranges(VARIANT_LISTS[n].positions)
-        for n in shard.names
-        if n in VARIANT_LISTS
-    }
-
-
-def manifest(shard, model="{model}"):
-    """The scoring job's manifest, named by the shard's content (names, residues, positions):
-    after an edit of the FASTA or a mutation list, exactly the shards whose content changed get
-    a new name, so exactly their jobs rerun (an output nobody asks for by name, such as the table
-    of a protein added to a finished shard, would not make Snakemake rerun a job)."""
-    tag = hashlib.sha256(
-        f"{shard.digest()} {sorted(shard_positions(shard).items())}".encode()
-    )
-    return f"results/shards/{shard.id}/{model}-{tag.hexdigest()[:16]}.tsv"
 
 
 def variant_file(wildcards):
@@ -313,24 +304,7 @@ def experimental_column(wildcards):
 def final_outputs():
     # the sequence table and mask plan are asked for here: no scoring job reads them (see
     # rules/scoring.smk), they document the run
-    return (
-        ["results/sequences.tsv", "results/mask_plan.tsv"]
-        + expand(
-            [
-                "results/{name}/ensemble.tsv",
-                "results/{name}/heatmap.png",
-                "results/{name}/heatmap.svg",
-            ],
-            name=NAMES,
-        )
-        + expand("results/{name}/variants.tsv", name=list(VARIANT_LISTS))
-        + expand(
-            [
-                "results/{name}/evaluation.tsv",
-                "results/{name}/evaluation.html",
-                "results/{name}/scatter.png",
-                "results/{name}/scatter.svg",
-            ],
-            name=EVALUATED,
-        )
+    missing = policy.missing_protein_files(SHARDS, MODELS) if PER_PROTEIN else []
+    return policy.final_targets(
+        list(SHARD_BY_ID), list(VARIANT_LISTS), EVALUATED, PER_PROTEIN, missing
     )

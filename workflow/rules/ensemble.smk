@@ -1,25 +1,33 @@
-# Average the models' per-sequence tables: one small local job per shard.
+# Average the models: one small local job per shard, then every shard's rows in one table.
 
 
-for shard in SHARDS:
+rule ensemble:
+    input:
+        shard_scores(),
+    output:
+        "results/shards/{shard}/ensemble.parquet",
+    log:
+        "logs/ensemble/{shard}.log",
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
+    params:
+        models=MODELS,
+    script:
+        "../scripts/ensemble.py"
 
-    rule:
-        name:
-            f"ensemble_{shard.id}"
-        input:
-            # the scoring jobs' manifests, one per model, which list the shard's per-sequence
-            # tables: 5 inputs instead of 5 x sequences keeps a proteome's DAG small (a dry run
-            # of 20,000 sequences: benchmarks/scale.py)
-            [manifest(shard, model) for model in MODELS],
-        output:
-            per_sequence("results/{name}/ensemble.tsv", shard),
-        log:
-            f"logs/ensemble/{shard.id}.log",
-        localrule: True
-        conda:
-            "../../envs/base.yaml"
-        params:
-            names=shard.names,
-            models=MODELS,
-        script:
-            "../scripts/ensemble.py"
+
+# results/ensemble.parquet: every protein's ensemble rows (columns name and sequence_id first),
+# one row group per shard, written streaming (one shard in memory at a time)
+rule collect_ensemble:
+    input:
+        expand("results/shards/{shard}/ensemble.parquet", shard=list(SHARD_BY_ID)),
+    output:
+        "results/ensemble.parquet",
+    log:
+        "logs/collect_ensemble.log",
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/collect_ensemble.py"

@@ -5,7 +5,7 @@
 rule provenance:
     input:
         jobs=job_records(),
-        tables=expand("results/{name}/ensemble.tsv", name=NAMES),
+        tables="results/ensemble.parquet",
     output:
         report(
             "results/provenance/provenance.yaml",

@@ -5,7 +5,7 @@
 
 rule variants:
     input:
-        ensemble="results/{name}/ensemble.tsv",
+        ensemble=shard_ensemble_of,
         sequences="results/sequences.tsv",
         variants=variant_file,
     output:

@@ -1,30 +1,31 @@
-"""rule score_<shard>: score one shard of sequences with one model (loaded once)."""
+"""rule score: score one shard of sequences with one model (loaded once)."""
 import os
 import sys
 
 sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
-
-from pathlib import Path
 
 import torch
 
 from esm1v_scan.cache import ScoreCache
 from esm1v_scan.fasta import read_fasta
 from esm1v_scan.planning import parse_ranges, sites_for
+from esm1v_scan.policy import find_shard
 from esm1v_scan.provenance import job_record, package_origin, write_json
 from esm1v_scan.runner import run_scoring_job
 from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import write_table
+from esm1v_scan.tables import write_parquet
 
 with rule_script(snakemake) as log:
     p = snakemake.params
     model = snakemake.wildcards.model
-    # outputs are results/{name}/scores/{model}.tsv, one per sequence of the shard
-    outputs = {Path(out).parent.parent.name: out for out in snakemake.output.tables}
-    names = list(outputs)
-    # the FASTA (checked at parse time already) and the positions the mask plan lists
-    by_name = {x.name: x for x in read_fasta(snakemake.input.fasta, max_length=None)}
-    listed = {seq_id: parse_ranges(ranges) for seq_id, ranges in dict(p.positions).items()}
+    # the FASTA (checked at parse time already), the shard as planned (same assignment, same
+    # content tag) and the positions the mask plan lists
+    positions_param = dict(p.positions)
+    shard = find_shard(read_fasta(snakemake.input.fasta, max_length=None), p.shard_residues,
+                       snakemake.wildcards.shard, p.content, positions_param)
+    by_name = {x.name: x for x in shard.proteins}
+    names = list(by_name)
+    listed = {seq_id: parse_ranges(ranges) for seq_id, ranges in positions_param.items()}
     positions = {n: sites_for(by_name[n], p.strategy, listed.get(by_name[n].id)) for n in names}
     locked = None  # the weights lock's row for the checkpoint, when one is checked
     if p.backend == "local":
@@ -54,27 +55,14 @@ with rule_script(snakemake) as log:
                  model, backend.endpoint, backend.base_url, settings.items_per_request,
                  settings.max_in_flight, settings.response_cache or "off")
     cache = ScoreCache(p.cache_dir or None)
-    manifest = run_scoring_job(
-        backend,
-        [by_name[n] for n in names],
-        positions,
-        p.strategy,
-        outputs,
-        cache,
-        window,
-    )
+    scores = run_scoring_job(backend, shard.proteins, positions, p.strategy, cache, window)
     if p.backend == "biolm":
         log.info("BioLM: %s", backend.stats())
-    record = job_record(backend, model=model, shard=p.shard, backend_name=p.backend,
+    record = job_record(backend, model=model, shard=shard.id, backend_name=p.backend,
                         strategy=p.strategy, cache=cache)
     record["workflow_git"] = package_origin()["git"]  # the code that computed these scores
     if "checkpoint" in record:
         record["checkpoint"]["weights_lock"] = (
             f"matches {p.weights_lock}" if locked else "not recorded in a weights lock")
     write_json(record, snakemake.output.provenance)
-    # last: the manifest tells the ensemble job that every table is there
-    write_table(manifest, snakemake.output.manifest)
-    mine = Path(snakemake.output.manifest)
-    for stale in mine.parent.glob(f"{model}-*.tsv"):  # manifests of the shard's earlier contents
-        if stale != mine:
-            stale.unlink()
+    write_parquet(scores, snakemake.output.scores)

@@ -1,0 +1,7 @@
+"""rule collect_ensemble: every shard's ensemble rows in results/ensemble.parquet."""
+from esm1v_scan.outputs import collect
+from esm1v_scan.scripting import rule_script
+
+with rule_script(snakemake) as log:
+    rows = collect(snakemake.input, snakemake.output[0])
+    log.info("%d rows from %d shards", rows, len(snakemake.input))
