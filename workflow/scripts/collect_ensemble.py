@@ -1,4 +1,9 @@
 """rule collect_ensemble: every shard's ensemble rows in results/ensemble.parquet."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from esm1v_scan.outputs import collect
 from esm1v_scan.scripting import rule_script
 

@@ -1,4 +1,9 @@
 """rule protein_files_<shard>: the per-protein tables and heatmaps of every sequence of a shard."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
 from esm1v_scan.outputs import write_shard_protein_files
 from esm1v_scan.scripting import rule_script
 
