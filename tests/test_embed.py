@@ -64,7 +64,8 @@ def work(tmp_path_factory, tiny_dir):
     return tmp, config, reference
 
 
-def user_project(folder: Path, snakefile: str, config: dict, prefix: str | None = None) -> Path:
+def user_project(folder: Path, snakefile: str, config: dict, prefix: str | None = None,
+                 extra: tuple[str, ...] = ()) -> Path:
     """Someone else's analysis: its own config file, this workflow as a module."""
     folder.mkdir(parents=True)
     (folder / "user.yaml").write_text(yaml.safe_dump({"project": "theirs", "esm1v": config}))
@@ -72,7 +73,7 @@ def user_project(folder: Path, snakefile: str, config: dict, prefix: str | None 
              '    config: config["esm1v"]']
     if prefix:
         lines.append(f'    prefix: "{prefix}"')
-    lines += ["", "use rule * from esm1v as esm1v_*", ""]
+    lines += ["", "use rule * from esm1v as esm1v_*", "", *extra, ""]
     (folder / "Snakefile").write_text("\n".join(lines))
     return folder / "Snakefile"
 
@@ -88,6 +89,19 @@ def test_module_by_local_path(bare_python, work):
     assert prov["workflow"]["git"]["commit"] == head
     assert prov["workflow"]["version"] == "0.1.0"
     assert prov["project"]["git"] == {"commit": None, "dirty": None}  # their folder: no git
+
+
+def test_a_module_user_sets_the_scoring_resources_by_rule_name(bare_python, work):
+    """The stable rule name `score` is what `use rule ... with:` addresses (one rule for every
+    model and shard)."""
+    tmp, config, _ = work
+    folder = tmp / "with_resources"
+    snakefile = user_project(folder, repr(str(REPO / "workflow/Snakefile")), config, extra=(
+        "use rule score from esm1v as esm1v_score with:", "    resources:", "        mem_mb=23456,"))
+    proc = snakemake(bare_python, folder, "-s", str(snakefile), "-n", "esm1v_all")
+    out = proc.stdout + proc.stderr
+    assert out.count("rule esm1v_score:") == len(MODELS)
+    assert out.count("mem_mb=23456") == len(MODELS)
 
 
 def test_module_with_prefix(bare_python, work):
