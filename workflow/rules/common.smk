@@ -260,7 +260,6 @@ from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
 #: what the provenance rule records besides the job records (parse-time facts of this run)
 RUN_FACTS = {
     "config": config,
-    "git": provenance.git_state(workflow.basedir),
     "snakemake": SNAKEMAKE_VERSION,
 }
 
