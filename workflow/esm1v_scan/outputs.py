@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from .ensemble import PROTEIN_KEYS
 from .interactive import write_heatmap_html
 from .plotting import heatmap as draw_heatmap
-from .summaries import add_residue_columns, matrix_table, positions_table
+from .summaries import add_residue_columns, matrix_table, offset_for, positions_table
 from .tables import read_table, write_table
 
 
@@ -70,6 +70,14 @@ def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, h
     write_table(pd.DataFrame({"name": list(ids), "sequence_id": list(ids.values()),
                               "folder": [str(Path(root) / n) for n in ids]}), index)
     return list(ids)
+
+
+def with_residues(table: pd.DataFrame, offsets: dict | None) -> pd.DataFrame:
+    """A shard's ensemble table with ``residue`` and ``mutant`` (summaries.add_residue_columns),
+    each protein numbered from its configured offset (config offsets, FASTA id -> first residue)."""
+    parts = [add_residue_columns(rows, offset_for(offsets, sid))
+             for sid, rows in table.groupby("sequence_id", sort=False)]
+    return pd.concat(parts, ignore_index=True) if parts else add_residue_columns(table)
 
 
 def collect(paths, out) -> int:
