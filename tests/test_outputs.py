@@ -1,3 +1,4 @@
+import pytest
 """A shard's long tables -> the ensemble of many proteins at once, the per-protein files, and the
 run's one ensemble table (one row group per shard)."""
 
@@ -61,7 +62,8 @@ def test_write_protein_files(tmp_path):
     written = write_protein_files("p2", "sp|P2", scores, ens, {"value": "score_mean", "row_width": 80},
                                   root=tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in written] == [
-        "p2/scores/m1.tsv", "p2/scores/m2.tsv", "p2/ensemble.tsv", "p2/heatmap.png", "p2/heatmap.svg"]
+        "p2/scores/m1.tsv", "p2/scores/m2.tsv", "p2/ensemble.tsv", "p2/matrix.tsv",
+        "p2/positions.tsv", "p2/heatmap.png", "p2/heatmap.svg", "p2/heatmap.html"]
     m1 = (tmp_path / "p2/scores/m1.tsv").read_text().splitlines()
     assert m1[0] == "position\twt\tmt\tlog_prob\tprob\tscore" and len(m1) == 1 + 80
     assert m1[1].startswith("1\tA\tA\t") and m1[1].endswith("\t0")
@@ -70,3 +72,32 @@ def test_write_protein_files(tmp_path):
                                rtol=1e-6)
     assert (tmp_path / "p2/heatmap.png").read_bytes()[:4] == b"\x89PNG"
     assert "sp|P2" in (tmp_path / "p2/heatmap.svg").read_text()
+
+
+def test_write_protein_files_offset_tables(tmp_path):
+    scores = {"m1": protein_rows(shard(0))["p2"], "m2": protein_rows(shard(10))["p2"]}
+    write_protein_files("p2", "sp|P2", scores, ensemble(scores),
+                        {"value": "score_mean", "row_width": 80}, root=tmp_path, offset=24)
+    ens = pd.read_csv(tmp_path / "p2/ensemble.tsv", sep="\t")
+    for pos, res, wt, mt, mut in zip(ens["position"], ens["residue"], ens["wt"], ens["mt"],
+                                     ens["mutant"]):
+        assert res == pos + 23 and mut == f"{wt}{pos + 23}{mt}"
+    cells, subs = {}, {}
+    for pos, wt, mt, s in zip(ens["position"], ens["wt"], ens["mt"], ens["score_mean"]):
+        cells[(pos, mt)] = s
+        if mt != wt:
+            subs.setdefault(pos, []).append(s)
+    matrix = pd.read_csv(tmp_path / "p2/matrix.tsv", sep="\t")
+    assert list(matrix["residue"]) == [p + 23 for p in matrix["position"]]
+    for _, row in matrix.iterrows():
+        for aa in "ACDEFGHIKLMNPQRSTVWY":
+            if (row["position"], aa) in cells:
+                assert row[aa] == pytest.approx(cells[(row["position"], aa)], rel=1e-6)
+            else:
+                assert np.isnan(row[aa])
+    positions = pd.read_csv(tmp_path / "p2/positions.tsv", sep="\t")
+    for pos, mean in zip(positions["position"], positions["mean_score"]):
+        assert mean == pytest.approx(sum(subs[pos]) / len(subs[pos]), rel=1e-5)
+    page = (tmp_path / "p2/heatmap.html").read_text()
+    first = ens.iloc[1]
+    assert "sp|P2" in page and str(first["residue"]) in page

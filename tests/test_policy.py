@@ -82,8 +82,9 @@ def test_per_protein_switch():
 def test_targets():
     models = ["m1", "m2"]
     assert protein_files("p", models) == ["results/p/scores/m1.tsv", "results/p/scores/m2.tsv",
-                                          "results/p/ensemble.tsv", "results/p/heatmap.png",
-                                          "results/p/heatmap.svg"]
+                                          "results/p/ensemble.tsv", "results/p/matrix.tsv",
+                                          "results/p/positions.tsv", "results/p/heatmap.png",
+                                          "results/p/heatmap.svg", "results/p/heatmap.html"]
     big = final_targets(["shard0001", "shard0002"], ["q"], [], per_protein=False,
                         missing=["results/p/ensemble.tsv"])
     assert big == ["results/sequences.tsv", "results/mask_plan.tsv", "results/ensemble.parquet",
@@ -102,4 +103,5 @@ def test_missing_protein_files_only_of_shards_with_an_index():
              "results/b/scores/m.tsv", "results/b/heatmap.svg"}
     # shard0002 has no index (never written): its job runs anyway, nothing asked file by file
     assert missing_protein_files(shards, ["m"], exists=there.__contains__) == [
-        "results/b/ensemble.tsv", "results/b/heatmap.png"]
+        "results/b/ensemble.tsv", "results/b/matrix.tsv", "results/b/positions.tsv",
+        "results/b/heatmap.png", "results/b/heatmap.html"]

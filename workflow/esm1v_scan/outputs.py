@@ -16,7 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .ensemble import PROTEIN_KEYS
-from .plotting import plot_heatmap
+from .interactive import write_heatmap_html
+from .plotting import heatmap as draw_heatmap
+from .summaries import add_residue_columns, matrix_table, offset_for, positions_table
 from .tables import read_table, write_table
 
 
@@ -27,25 +29,36 @@ def protein_rows(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 
 def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFrame],
-                        ensemble: pd.DataFrame, heatmap: dict, root="results") -> list[Path]:
+                        ensemble: pd.DataFrame, heatmap: dict, root="results", offset: int = 1,
+                        random_weights: bool = False) -> list[Path]:
     """Every per-protein file of ``name`` under ``root/name`` (policy.protein_files lists them):
-    scores/<model>.tsv, ensemble.tsv, heatmap.png and .svg. ``scores``: model -> its table;
-    ``heatmap``: config heatmap (row_width, value). Returns the paths written."""
+    scores/<model>.tsv, ensemble.tsv (with residue and mutant), matrix.tsv, positions.tsv,
+    heatmap.png, .svg and .html. ``scores``: model -> its table; ``heatmap``: config heatmap
+    (row_width, value); ``offset``: the residue number of residue 1. Returns the paths written."""
     folder = Path(root) / name
     written = []
     for model, table in scores.items():
         write_table(table, folder / "scores" / f"{model}.tsv")
         written.append(folder / "scores" / f"{model}.tsv")
+    if "residue" not in ensemble.columns:
+        ensemble = add_residue_columns(ensemble, offset)
     write_table(ensemble, folder / "ensemble.tsv")
-    figures = [folder / "heatmap.png", folder / "heatmap.svg"]
     # from the table as written (7 significant digits), as users re-plotting it would
-    plot_heatmap(read_table(folder / "ensemble.tsv"), f"{sequence_id}  (ESM-1v ensemble)", figures,
-                 value=heatmap["value"], row_width=heatmap["row_width"])
-    return written + [folder / "ensemble.tsv", *figures]
+    ens = read_table(folder / "ensemble.tsv")
+    write_table(matrix_table(ens, offset), folder / "matrix.tsv")
+    write_table(positions_table(ens, offset), folder / "positions.tsv")
+    figures = [folder / "heatmap.png", folder / "heatmap.svg"]
+    draw_heatmap(ens, figures, title=sequence_id, value=heatmap["value"], offset=offset,
+                 random_weights=random_weights, row_width=heatmap["row_width"])
+    write_heatmap_html(ens, folder / "heatmap.html", sequence_id, offset=offset,
+                       value=heatmap["value"], random_weights=random_weights)
+    tables = [folder / f for f in ("ensemble.tsv", "matrix.tsv", "positions.tsv")]
+    return written + tables + figures + [folder / "heatmap.html"]
 
 
 def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, heatmap: dict,
-                              index, root="results") -> list[str]:
+                              index, root="results", offsets: dict | None = None,
+                              random_weights: bool = False) -> list[str]:
     """write_protein_files for every protein of a shard, then ``index``: one row per protein
     (name, sequence_id, its folder). Returns the names."""
     ens = pd.read_parquet(ensemble_path)
@@ -53,10 +66,18 @@ def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, h
     per_model = {m: protein_rows(pd.read_parquet(p)) for m, p in score_paths.items()}
     for name, table in protein_rows(ens).items():
         write_protein_files(name, ids[name], {m: t[name] for m, t in per_model.items()}, table,
-                            heatmap, root)
+                            heatmap, root, (offsets or {}).get(ids[name], 1), random_weights)
     write_table(pd.DataFrame({"name": list(ids), "sequence_id": list(ids.values()),
                               "folder": [str(Path(root) / n) for n in ids]}), index)
     return list(ids)
+
+
+def with_residues(table: pd.DataFrame, offsets: dict | None) -> pd.DataFrame:
+    """A shard's ensemble table with ``residue`` and ``mutant`` (summaries.add_residue_columns),
+    each protein numbered from its configured offset (config offsets, FASTA id -> first residue)."""
+    parts = [add_residue_columns(rows, offset_for(offsets, sid))
+             for sid, rows in table.groupby("sequence_id", sort=False)]
+    return pd.concat(parts, ignore_index=True) if parts else add_residue_columns(table)
 
 
 def collect(paths, out) -> int:

@@ -109,8 +109,11 @@ def protein_files(name: str, models: list[str]) -> list[str]:
     """The per-protein files of one protein (outputs.write_protein_files writes them)."""
     return [f"results/{name}/scores/{m}.tsv" for m in models] + [
         f"results/{name}/ensemble.tsv",
+        f"results/{name}/matrix.tsv",
+        f"results/{name}/positions.tsv",
         f"results/{name}/heatmap.png",
         f"results/{name}/heatmap.svg",
+        f"results/{name}/heatmap.html",
     ]
 
 

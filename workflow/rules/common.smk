@@ -98,7 +98,7 @@ from esm1v_scan.provenance import git_state, package_origin  # noqa: E402
 WORKFLOW_ORIGIN = package_origin()
 PROJECT = {"snakefile": workflow.main_snakefile, "git": git_state(workflow.basedir)}
 
-from esm1v_scan import biolm, fasta, models, planning, variants  # noqa: E402
+from esm1v_scan import biolm, fasta, models, planning, summaries, variants  # noqa: E402
 from esm1v_scan import config as config_checks  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
@@ -138,6 +138,16 @@ PROTEINS = _checked(fasta.read_fasta, config["sequences"])
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
+# config offsets: FASTA id -> residue number of its first residue (only those configured)
+OFFSETS = _checked(
+    summaries.offsets_from_config, config.get("offsets"), PROTEINS, config["sequences"]
+)
+
+
+def shard_offsets(shard):
+    """The configured offsets of a shard's proteins (a small param: non-default ones only)."""
+    return {p.id: OFFSETS[p.id] for p in shard.proteins if p.id in OFFSETS}
+
 
 # Mutation lists (config key variants), read and checked now: a bad file stops the run before any
 # job. A sequence with a list is scored only at the sites its variants touch.

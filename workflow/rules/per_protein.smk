@@ -12,6 +12,7 @@ for shard in SHARDS if PER_PROTEIN else []:
         input:
             scores=shard_scores(shard.id),
             ensemble=f"results/shards/{shard.id}/ensemble.parquet",
+            jobs=[f"results/provenance/jobs/{m}/{shard.id}.json" for m in MODELS],
         output:
             # the list of the shard's proteins, first: rule all asks for it (policy.final_targets)
             index=protein_index(shard.id),
@@ -21,6 +22,24 @@ for shard in SHARDS if PER_PROTEIN else []:
                 for m in MODELS
             ],
             ensemble=[f"results/{p.name}/ensemble.tsv" for p in shard.proteins],
+            matrix=[
+                report(
+                    f"results/{p.name}/matrix.tsv",
+                    caption="../report/tables.rst",
+                    category="Tables",
+                    labels={"sequence": p.name, "table": "matrix"},
+                )
+                for p in shard.proteins
+            ],
+            positions=[
+                report(
+                    f"results/{p.name}/positions.tsv",
+                    caption="../report/tables.rst",
+                    category="Tables",
+                    labels={"sequence": p.name, "table": "positions"},
+                )
+                for p in shard.proteins
+            ],
             png=[
                 report(
                     f"results/{p.name}/heatmap.png",
@@ -31,6 +50,15 @@ for shard in SHARDS if PER_PROTEIN else []:
                 for p in shard.proteins
             ],
             svg=[f"results/{p.name}/heatmap.svg" for p in shard.proteins],
+            html=[
+                report(
+                    f"results/{p.name}/heatmap.html",
+                    caption="../report/heatmap_html.rst",
+                    category="Heatmaps",
+                    labels={"sequence": p.name, "figure": "interactive"},
+                )
+                for p in shard.proteins
+            ],
         log:
             f"logs/protein_files/{shard.id}.log",
         localrule: True
@@ -39,5 +67,6 @@ for shard in SHARDS if PER_PROTEIN else []:
         params:
             models=MODELS,
             heatmap=config["heatmap"],
+            offsets=shard_offsets(shard),
         script:
             "../scripts/protein_files.py"

@@ -32,7 +32,11 @@ rule variants:
 
 rule evaluate:
     input:
-        "results/{name}/variants.tsv",
+        variants="results/{name}/variants.tsv",
+        # the scoring jobs of the protein's shard: figures stamped when weights are random
+        provenance=lambda wc: [
+            f"results/provenance/jobs/{m}/{SHARD_OF[wc.name]}.json" for m in MODELS
+        ],
     output:
         table="results/{name}/evaluation.tsv",
         html=report(

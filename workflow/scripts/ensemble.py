@@ -7,12 +7,14 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 import pandas as pd
 
 from esm1v_scan.ensemble import ensemble
+from esm1v_scan.outputs import with_residues
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import write_parquet
 
 with rule_script(snakemake) as log:
     models = list(snakemake.params.models)
     table = ensemble({m: pd.read_parquet(path) for m, path in zip(models, snakemake.input)})
+    table = with_residues(table, snakemake.params.offsets)
     write_parquet(table, snakemake.output[0])
     log.info("%s: ensemble of %d models over %d sequences", snakemake.wildcards.shard, len(models),
              table["name"].nunique())

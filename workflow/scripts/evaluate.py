@@ -8,7 +8,6 @@ import sys
 
 sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
 
-from pathlib import Path
 
 import pandas as pd
 
@@ -22,10 +21,8 @@ with rule_script(snakemake) as log:
     p = snakemake.params
     name = snakemake.wildcards.name
     column = p.experimental_column
-    variants = snakemake.input.get("variants", snakemake.input[0])
-    declared = snakemake.input.get("provenance", [])
-    declared = [declared] if isinstance(declared, str) else list(declared)
-    random = random_weights(read_jobs(declared or sorted(Path("results/provenance/jobs").glob("*/*.json"))))
+    variants = snakemake.input.variants
+    random = random_weights(read_jobs(snakemake.input.provenance))
     if random:
         log.warning("checkpoints are not the published ESM-1v weights: figures stamped")
     table = pd.read_csv(variants, sep="\t", dtype=str, keep_default_na=False)

@@ -5,11 +5,13 @@ import sys
 sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
 
 from esm1v_scan.outputs import write_shard_protein_files
+from esm1v_scan.provenance import random_weights, read_jobs
 from esm1v_scan.scripting import rule_script
 
 with rule_script(snakemake) as log:
     p = snakemake.params
     names = write_shard_protein_files(dict(zip(p.models, snakemake.input.scores)),
                                       snakemake.input.ensemble, p.heatmap,
-                                      snakemake.output.index)
+                                      snakemake.output.index, offsets=p.offsets,
+                                      random_weights=random_weights(read_jobs(snakemake.input.jobs)))
     log.info("per-protein files of %d sequences written", len(names))
