@@ -206,47 +206,6 @@ def test_pymol_escapes_negative_residue_numbers():
     assert "minimum=-2, maximum=2" in pml
 
 
-def test_rule_scripts_write_every_output(pdb_file, tmp_path):
-    # the two adapters, run as Snakemake runs them (a `snakemake` object in their globals)
-    import runpy
-    from types import SimpleNamespace
-
-    from conftest import REPO
-    from esm1v_scan.fasta import sequences_table
-    from esm1v_scan.tables import read_table, write_table
-
-    seqs = tmp_path / "sequences.tsv"
-    write_table(sequences_table([PROT]), seqs)
-    ens = tmp_path / "ensemble.tsv"
-    rows = [{"position": p, "wt": SEQ[p - 1], "mt": a, "prob_mean": 0.05,
-             "score_mean": 0.0 if a == SEQ[p - 1] else p / 4 - 3, "n_models": 5}
-            for p in range(1, 23) for a in "ACDEFGHIKLMNPQRSTVWY"]
-    write_table(pd.DataFrame(rows), ens)
-    out = tmp_path / "results" / "tiny_2"
-    snake = SimpleNamespace(
-        input=[str(ens)], log=[], rule="summaries", wildcards=SimpleNamespace(name="tiny_2"),
-        params=SimpleNamespace(offset=101),
-        output=SimpleNamespace(matrix=str(out / "matrix.tsv"), positions=str(out / "positions.tsv")))
-    runpy.run_path(str(REPO / "workflow/scripts/summaries.py"), init_globals={"snakemake": snake})
-    pos = read_table(out / "positions.tsv")
-    assert pos.residue.tolist() == list(range(101, 123))
-    assert pos.mean_score.tolist() == [p / 4 - 3 for p in range(1, 23)]
-    assert pos.entropy.round(6).tolist() == [round(math.log(20), 6)] * 22
-
-    snake = SimpleNamespace(
-        input=SimpleNamespace(positions=str(out / "positions.tsv"), sequences=str(seqs)),
-        log=[], rule="structure_pdb",
-        params=SimpleNamespace(spec={"id": "tiny_2", "path": str(pdb_file), "chain": "A"}),
-        output=SimpleNamespace(structure=str(out / "structure.pdb"), map=str(out / "structure_map.tsv")))
-    runpy.run_path(str(REPO / "workflow/scripts/structure.py"), init_globals={"snakemake": snake})
-    assert sorted(p.name for p in out.iterdir()) == [
-        "matrix.tsv", "positions.tsv", "structure.defattr", "structure.pdb", "structure.pml",
-        "structure_map.tsv"]
-    b = _bfactors(PDBParser(QUIET=True).get_structure("x", str(out / "structure.pdb")), "A")
-    for key, value in EXPECTED_B.items():
-        assert b[key] == {value}, key
-
-
 def test_selenomethionine_maps_as_methionine(tmp_path):
     # SeMet crystals: HETATM MSE stands for M and maps as identical
     residues = [(p, p, " ", "MSE" if c == "M" else THREE[c]) for p, c in enumerate(SEQ, 1)]

@@ -109,7 +109,7 @@ def test_variants_evaluation_and_report(tmp_path, base_config):
         ("mutant\nG99A\n", "v.csv", "row 1 (mutant 'G99A'): residue number 99 is beyond the sequence's last residue, numbered 76"),
         ("mutant\nI3V\nK7R\n", "v.csv", "row 2 (mutant 'K7R'): wild-type mismatch at residue 7: the variant expects K"),
         ("mutant,DMS_score\nI3V,x1\n", "v.csv", "row 1: the experimental value 'x1' in column 'DMS_score' is not a number"),
-        ("mutant\nI3V\n", {"path": "v.csv", "offset": "one"}, "is not valid under any of the given schemas"),
+        ("mutant\nI3V\n", {"path": "v.csv", "offset": "one"}, "'one' is not of type 'integer'"),
     ],
 )
 def test_bad_variant_input_stops_before_any_job(tmp_path, base_config, text, spec, message):

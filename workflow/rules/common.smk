@@ -130,7 +130,9 @@ def _check_backend():
 
 # the schema next to these rules (a local copy from Snakemake's source cache for git modules)
 _checked(
-    config_checks.validate, config, workflow.source_path("../schemas/config.schema.yaml")
+    config_checks.validate,
+    config,
+    workflow.source_path("../schemas/config.schema.yaml"),
 )
 _checked(_check_models)
 _checked(_check_backend)
