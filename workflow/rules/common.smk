@@ -154,7 +154,11 @@ def shard_offsets(shard):
 # Mutation lists (config key variants), read and checked now: a bad file stops the run before any
 # job. A sequence with a list is scored only at the sites its variants touch.
 VARIANT_SPECS = _checked(
-    variants.specs_from_config, config.get("variants"), PROTEINS, config["sequences"]
+    variants.specs_from_config,
+    config.get("variants"),
+    PROTEINS,
+    config["sequences"],
+    OFFSETS,
 )
 VARIANT_LISTS = {
     p.name: _checked(variants.read_variants, VARIANT_SPECS[p.id], p)
