@@ -70,6 +70,17 @@ class Protein:
         return sequence_sha256(self.sequence)
 
 
+def check_known_id(seq_id: str, ids: dict, given: str, where: str, fasta_path=None) -> None:
+    """Config entries keyed by FASTA id (variants, offsets, structures): an id that is not in the
+    FASTA is one InputError naming it and the first ids. ``ids``: a dict with the FASTA's ids as
+    keys, in file order (fast lookup at proteome scale)."""
+    if seq_id in ids:
+        return
+    shown = ", ".join(list(ids)[:5]) + (", ..." if len(ids) > 5 else "")
+    what = f"an id in {fasta_path}" if fasta_path else "a FASTA id"
+    raise InputError(f"{given} given for '{seq_id}', which is not {what} (ids: {shown})", where)
+
+
 def sequence_sha256(sequence: str) -> str:
     return hashlib.sha256(sequence.encode("ascii")).hexdigest()
 

@@ -33,7 +33,7 @@ from Bio.PDB import MMCIFIO, PDBIO, MMCIFParser, PDBParser
 from Bio.PDB.Polypeptide import is_aa
 
 from .errors import InputError
-from .fasta import Protein
+from .fasta import Protein, check_known_id
 
 MIN_IDENTITY = 0.6  #: identical / aligned pairs below this: the chain is not this protein
 MIN_COVERAGE = 0.5  #: aligned / observed residues of the chain below this: no real alignment
@@ -194,14 +194,11 @@ def specs_from_config(value, proteins: list[Protein]) -> dict[str, StructureSpec
     where = "config 'structures'"
     if not isinstance(value, dict):
         raise InputError("structures: give a mapping from FASTA id to a file or {path, chain}", where)
-    ids = [p.id for p in proteins]
+    ids = dict.fromkeys(p.id for p in proteins)
     specs = {}
     for seq_id, entry in value.items():
         seq_id = str(seq_id)
-        if seq_id not in ids:
-            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
-            raise InputError(f"structure given for '{seq_id}', which is not a FASTA id (ids: {shown})",
-                             where)
+        check_known_id(seq_id, ids, "structure", where)
         if isinstance(entry, (str, Path)):
             specs[seq_id] = StructureSpec(seq_id, str(entry))
         elif isinstance(entry, dict) and entry.get("path") and set(entry) <= {"path", "chain"}:

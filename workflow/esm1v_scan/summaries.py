@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .fasta import AMINO_ACIDS, Protein
+from .fasta import AMINO_ACIDS, Protein, check_known_id
 
 POSITIONS_COLUMNS = ["position", "residue", "wt", "mean_score", "min_score", "max_score", "entropy",
                      "n_models"]
@@ -36,14 +36,11 @@ def offsets_from_config(value, proteins: list[Protein], fasta_path: str = "the F
     if not isinstance(value, dict):
         raise InputError("offsets: give a mapping from FASTA id to the first residue's number",
                          "config 'offsets'")
-    ids = [p.id for p in proteins]
+    ids = dict.fromkeys(p.id for p in proteins)
     out = {}
     for seq_id, offset in value.items():
         seq_id = str(seq_id)
-        if seq_id not in ids:
-            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
-            raise InputError(f"offset given for '{seq_id}', which is not an id in {fasta_path} "
-                             f"(ids: {shown})", "config 'offsets'")
+        check_known_id(seq_id, ids, "offset", "config 'offsets'", fasta_path)
         if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
             raise InputError(f"offset for '{seq_id}' must be an integer, got {offset!r}",
                              "config 'offsets'")

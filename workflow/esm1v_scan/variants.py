@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .fasta import AMINO_ACIDS, Protein
+from .fasta import AMINO_ACIDS, Protein, check_known_id
 
 #: The experimental column used when none is configured and the file has it (ProteinGym).
 DEFAULT_SCORE_COLUMN = "DMS_score"
@@ -157,14 +157,11 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
     if isinstance(value, (str, Path)):
         where = str(value)
         value = read_sheet(value)
-    ids = [p.id for p in proteins]
+    ids = dict.fromkeys(p.id for p in proteins)
     specs = {}
     for seq_id, entry in value.items():
         seq_id = str(seq_id)
-        if seq_id not in ids:
-            shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
-            raise InputError(f"variants given for '{seq_id}', which is not an id in {fasta_path} "
-                             f"(ids: {shown})", where)
+        check_known_id(seq_id, ids, "variants", where, fasta_path)
         specs[seq_id] = _spec(seq_id, entry, where, int((offsets or {}).get(seq_id, 1)))
     return specs
 
