@@ -53,7 +53,8 @@ def test_end_to_end_outputs(tmp_path, base_config, tiny_dir):
 
     # results/ensemble.parquet: every protein's rows, equal to its per-protein table
     everything = pd.read_parquet(wd / "results/ensemble.parquet")
-    assert list(everything.columns[:5]) == ["name", "sequence_id", "position", "wt", "mt"]
+    assert list(everything.columns[:7]) == ["name", "sequence_id", "position", "residue", "wt", "mt",
+                                           "mutant"]
     assert everything["name"].unique().tolist() == ["sp_P0CG48_UBC_HUMAN", "tiny_2"]
     assert everything["sequence_id"].unique().tolist() == ["sp|P0CG48|UBC_HUMAN", "tiny_2"]
     for name in ["sp_P0CG48_UBC_HUMAN", "tiny_2"]:
