@@ -114,8 +114,8 @@ class Shard:
         return [p.name for p in self.proteins]
 
     def digest(self) -> str:
-        """sha256 of the shard's names and sequences: the scoring job's manifest is named by it
-        (rules/common.smk), so a job reruns exactly when its shard's content changes."""
+        """sha256 of the shard's names and sequences; part of the scoring job's content tag
+        (:func:`esm1v_scan.policy.shard_tag`), so a job reruns exactly when its shard changes."""
         h = hashlib.sha256()
         for p in self.proteins:
             h.update(f"{p.name}\t{p.sha256}\n".encode())
