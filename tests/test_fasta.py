@@ -14,6 +14,20 @@ def test_parses_cleans_and_names(tmp_path):
     table = sequences_table(proteins)
     assert list(table.columns[:4]) == ["id", "name", "length", "sha256"]
     assert table["length"].tolist() == [15, 4]
+    # the header's text after the id: the summary's protein name
+    assert [p.description for p in proteins] == ["beta-lactamase", ""]
+    assert table["description"].tolist() == ["beta-lactamase", ""]
+
+
+def test_sequences_table_round_trips_descriptions(tmp_path):
+    from esm1v_scan.fasta import read_sequences_table
+    from esm1v_scan.tables import write_table
+
+    f = write_fasta(tmp_path / "a.fasta", ">a  TEM-1   beta-lactamase\tOS=E. coli\nMKV\n>b\nACDE\n")
+    proteins = read_fasta(f)
+    assert proteins[0].description == "TEM-1 beta-lactamase OS=E. coli"  # white space collapsed
+    write_table(sequences_table(proteins), tmp_path / "s.tsv")
+    assert read_sequences_table(tmp_path / "s.tsv") == proteins
 
 
 def test_sha256_is_of_the_residues(tmp_path):

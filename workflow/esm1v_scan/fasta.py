@@ -60,6 +60,9 @@ class Protein:
     id: str
     name: str
     sequence: str
+    #: the header line after the id ("TEM-1 beta-lactamase"); empty when there is none. Not part
+    #: of any content tag: editing a description reruns nothing but the summary.
+    description: str = ""
 
     @property
     def length(self) -> int:
@@ -203,7 +206,7 @@ def read_fasta(path: str | Path, max_length: int | None = None) -> list[Protein]
         )
     proteins = _parse_records(text, file, max_length)
     names = assign_names([p.id for p in proteins])
-    return [Protein(p.id, names[p.id], p.sequence) for p in proteins]
+    return [Protein(p.id, names[p.id], p.sequence, p.description) for p in proteins]
 
 
 def _parse_records(text: str, file: str, max_length: int | None) -> list[Protein]:
@@ -217,20 +220,30 @@ def _parse_records(text: str, file: str, max_length: int | None) -> list[Protein
         seen.add(rec.id)
         seq = clean_residues(str(rec.seq))
         validate_residues(seq, file, rec.id, max_length)
-        proteins.append(Protein(rec.id, "", seq))
+        proteins.append(Protein(rec.id, "", seq, _description(rec)))
     if not proteins:
         raise InputError("no FASTA records found", file)
     return proteins
 
 
+def _description(rec) -> str:
+    """Biopython's description is the whole header line: the text after the id."""
+    text = rec.description
+    if text.startswith(rec.id):
+        text = text[len(rec.id):]
+    return " ".join(text.split())
+
+
 def sequences_table(proteins: list[Protein]) -> pd.DataFrame:
-    """The ``results/sequences.tsv`` table: id, name, length, sha256 (plus the residues)."""
+    """The ``results/sequences.tsv`` table: id, name, length, sha256, description (plus the
+    residues)."""
     return pd.DataFrame(
         {
             "id": [p.id for p in proteins],
             "name": [p.name for p in proteins],
             "length": [p.length for p in proteins],
             "sha256": [p.sha256 for p in proteins],
+            "description": [p.description for p in proteins],
             "sequence": [p.sequence for p in proteins],
         }
     )
@@ -238,4 +251,6 @@ def sequences_table(proteins: list[Protein]) -> pd.DataFrame:
 
 def read_sequences_table(path: str | Path) -> list[Protein]:
     df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    return [Protein(r.id, r.name, r.sequence) for r in df.itertuples(index=False)]
+    descriptions = df["description"] if "description" in df.columns else [""] * len(df)
+    return [Protein(i, n, s, d) for i, n, s, d in zip(df["id"], df["name"], df["sequence"],
+                                                      descriptions)]
