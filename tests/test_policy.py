@@ -87,14 +87,20 @@ def test_targets():
                                           "results/p/heatmap.svg", "results/p/heatmap.html"]
     big = final_targets(["shard0001", "shard0002"], ["q"], [], per_protein=False,
                         missing=["results/p/ensemble.tsv"])
-    assert big == ["results/sequences.tsv", "results/mask_plan.tsv", "results/ensemble.parquet",
-                   "results/q/variants.tsv"]
+    assert big == ["results/summary.tsv", "results/summary.html", "results/sequences.tsv",
+                   "results/mask_plan.tsv", "results/ensemble.parquet", "results/q/variants.tsv"]
     small = final_targets(["shard0001", "shard0002"], ["q"], ["q"], per_protein=True,
                           missing=["results/p/ensemble.tsv"])
-    assert small == big[:3] + [
+    assert small == big[:5] + [
         "results/shards/shard0001/proteins.tsv", "results/shards/shard0002/proteins.tsv",
         "results/p/ensemble.tsv", "results/q/variants.tsv", "results/q/evaluation.tsv",
         "results/q/evaluation.html", "results/q/scatter.png", "results/q/scatter.svg"]
+    with_structures = final_targets(["shard0001"], [], [], per_protein=False,
+                                    structures={"p": "structure.cif", "q": "structure.pdb"})
+    assert with_structures[5:] == [
+        "results/p/structure.cif", "results/p/structure.defattr", "results/p/structure.pml",
+        "results/p/structure_map.tsv", "results/q/structure.pdb", "results/q/structure.defattr",
+        "results/q/structure.pml", "results/q/structure_map.tsv"]
 
 
 def test_missing_protein_files_only_of_shards_with_an_index():

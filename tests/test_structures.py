@@ -134,7 +134,7 @@ def test_default_chain_is_the_aligning_one(pdb_file, tmp_path):
 
 
 def test_errors_are_one_line_naming_file_and_chain(pdb_file, tmp_path):
-    with pytest.raises(InputError, match=r"model\.pdb: record 'tiny_2': chain 'C' not found \(chains: A, B, W\)"):
+    with pytest.raises(InputError, match=r"model\.pdb: record 'tiny_2': chain 'C' not found \(protein chains: A, B\)"):
         check_structures({"tiny_2": {"path": str(pdb_file), "chain": "C"}}, [PROT])
     with pytest.raises(InputError, match=r"model\.pdb: record 'tiny_2': chain 'B' does not align"):
         check_structures({"tiny_2": {"path": str(pdb_file), "chain": "B"}}, [PROT])

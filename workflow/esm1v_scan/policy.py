@@ -128,17 +128,29 @@ def missing_protein_files(shards: list[Shard], models: list[str], exists=os.path
             for p in s.proteins for f in protein_files(p.name, models) if not exists(f)]
 
 
+def structure_files(name: str, structure_file: str) -> list[str]:
+    """The files of a protein's structure (rules/structures.smk); ``structure_file``:
+    structure.pdb or structure.cif (structures.output_name)."""
+    return [f"results/{name}/{f}" for f in
+            (structure_file, "structure.defattr", "structure.pml", "structure_map.tsv")]
+
+
 def final_targets(shard_ids: list[str], variant_names: list[str], evaluated: list[str],
-                  per_protein: bool, missing: list[str] = ()) -> list[str]:
+                  per_protein: bool, missing: list[str] = (),
+                  structures: dict[str, str] | None = None) -> list[str]:
     """What `rule all` asks for. Per-protein files through their shard's index, plus those of
     ``missing`` (missing_protein_files): Snakemake then matches one target per shard against the
     rules, not 8 per protein; matching every per-protein file made a dry run grow with proteins x
     proteins per shard (each target is tested against every output of its rule). A requested
-    file that is missing reruns its shard's job, which writes it again."""
-    out = ["results/sequences.tsv", "results/mask_plan.tsv", "results/ensemble.parquet"]
+    file that is missing reruns its shard's job, which writes it again. ``structures``: name ->
+    structure.pdb or structure.cif, for the proteins with a configured structure."""
+    out = ["results/summary.tsv", "results/summary.html", "results/sequences.tsv",
+           "results/mask_plan.tsv", "results/ensemble.parquet"]
     if per_protein:
         out += [protein_index(s) for s in shard_ids] + list(missing)
     out += [f"results/{n}/variants.tsv" for n in variant_names]
     out += [f"results/{n}/{f}" for n in evaluated
             for f in ("evaluation.tsv", "evaluation.html", "scatter.png", "scatter.svg")]
+    for name, structure_file in (structures or {}).items():
+        out += structure_files(name, structure_file)
     return out

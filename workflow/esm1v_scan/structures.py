@@ -168,8 +168,9 @@ def map_structure(spec: StructureSpec, protein: Protein, structure=None) -> Chai
     where = str(spec.path)
     if spec.chain is not None:
         if spec.chain not in model:
-            found = ", ".join(c.id for c in model)
-            raise InputError(f"chain '{spec.chain}' not found (chains: {found})", where, spec.id)
+            found = ", ".join(c.id for c in model if _observed(c))
+            raise InputError(f"chain '{spec.chain}' not found (protein chains: {found})", where,
+                             spec.id)
         cm = align_chain(protein.sequence, model[spec.chain])
         if not _acceptable(cm):
             raise InputError(
@@ -275,9 +276,14 @@ def _scored(cm: ChainMap, scores: dict[int, float]) -> list:
     return [(r, scores[p]) for p, r in cm.mapped.items() if p in scores and np.isfinite(scores[p])]
 
 
-def defattr_text(cm: ChainMap, scores: dict[int, float]) -> str:
+def _stamp_lines(stamp: str) -> list[str]:
+    return [f"# {stamp.upper()}: these scores come from checkpoints that are not ESM-1v's"] if stamp else []
+
+
+def defattr_text(cm: ChainMap, scores: dict[int, float], stamp: str = "") -> str:
     """ChimeraX attribute assignment file: residue attribute esm1v_mean_score."""
-    lines = [f"# ESM-1v mean score (mean of score_mean over the 19 substitutions), chain {cm.chain}",
+    lines = _stamp_lines(stamp) + [
+             f"# ESM-1v mean score (mean of score_mean over the 19 substitutions), chain {cm.chain}",
              f"attribute: {ATTRIBUTE}", "match mode: 1-to-1", "recipient: residues"]
     lines += [f"\t/{cm.chain}:{residue_label(r)}\t{v:.6g}" for r, v in _scored(cm, scores)]
     return "\n".join(lines) + "\n"
@@ -289,12 +295,13 @@ def colour_limit(values) -> float:
     return float(max(np.abs(values).max(initial=0.0), 0.1))
 
 
-def pml_text(structure_file: str, cm: ChainMap, scores: dict[int, float]) -> str:
+def pml_text(structure_file: str, cm: ChainMap, scores: dict[int, float], stamp: str = "") -> str:
     """PyMOL script: load the structure, scored residues red (low) - white (0) - blue (high)."""
     scored = _scored(cm, scores)
     lim = colour_limit(v for _, v in scored)
     labels = [residue_label(r).replace("-", "\\-") for r, _ in scored]  # PyMOL: resi \-3
-    lines = [f"# ESM-1v mean score on chain {cm.chain}; run from this folder: pymol structure.pml",
+    lines = _stamp_lines(stamp) + [
+             f"# ESM-1v mean score on chain {cm.chain}; run from this folder: pymol structure.pml",
              f"load {structure_file}, esm1v", "hide everything, esm1v", "show cartoon, esm1v",
              "color grey70, esm1v", "select esm1v_scored, none"]
     for i in range(0, len(labels), 50):
@@ -311,9 +318,11 @@ def _write_text(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame, outdir) -> list[str]:
+def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame, outdir,
+                  stamp: str = "") -> list[str]:
     """Write structure.pdb/.cif, structure.defattr, structure.pml and structure_map.tsv from a
-    positions table (columns position, mean_score). Returns the mismatch warnings."""
+    positions table (columns position, mean_score). ``stamp``: a line heading the attribute file
+    and the script (the random-weights stamp). Returns the mismatch warnings."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     structure = read_structure(spec.path)
@@ -323,8 +332,8 @@ def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame
     name = output_name(spec.path)
     map_table(cm, protein.sequence).to_csv(outdir / "structure_map.tsv", sep="\t", index=False,
                                            lineterminator="\n")
-    _write_text(outdir / "structure.defattr", defattr_text(cm, scores))
-    _write_text(outdir / "structure.pml", pml_text(name, cm, scores))
+    _write_text(outdir / "structure.defattr", defattr_text(cm, scores, stamp))
+    _write_text(outdir / "structure.pml", pml_text(name, cm, scores, stamp))
     write_structure(structure, outdir / name)
     return [f"{spec.path}: chain {cm.chain} differs from the sequence at {m}"
             for m in cm.mismatches(protein.sequence)]

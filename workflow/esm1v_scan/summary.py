@@ -17,7 +17,6 @@ spearman       Spearman's rho of the ensemble against the experimental values (e
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,33 +24,86 @@ import pandas as pd
 COLUMNS = ["id", "name", "description", "length", "mean_score", "n_positions", "n_variants",
            "spearman"]
 
-#: per-protein files the summary page links to, when they exist: label -> path under results/{name}
-LINKS = {
+#: per-protein files the summary page links to: label -> file under results/{name}/ (which of
+#: them a run makes: :func:`protein_links`)
+PER_PROTEIN_LINKS = {
     "heatmap": "heatmap.png",
     "svg": "heatmap.svg",
     "interactive": "heatmap.html",
     "scores": "ensemble.tsv",
     "matrix": "matrix.tsv",
     "positions": "positions.tsv",
-    "variants": "variants.tsv",
-    "structure": "structure.pdb",
 }
+
+
+def protein_links(name: str, per_protein: bool, variants: bool = False, evaluated: bool = False,
+                  structure: str | None = None) -> dict[str, str]:
+    """label -> path relative to results/ of the files this run makes for protein ``name``."""
+    files = dict(PER_PROTEIN_LINKS) if per_protein else {}
+    if variants:
+        files["variants"] = "variants.tsv"
+    if evaluated:
+        files["evaluation"] = "evaluation.html"
+        files["scatter"] = "scatter.png"
+    if structure:
+        files["structure"] = structure
+        files["PyMOL"] = "structure.pml"
+        files["ChimeraX"] = "structure.defattr"
+    return {label: f"{name}/{file}" for label, file in files.items()}
+
+
+def shard_tolerance(path) -> pd.DataFrame:
+    """Per protein of a shard's ensemble table (parquet): ``mean_score``, the mean over its
+    positions of the mean ``score_mean`` of the 19 substitutions (= the mean of ``positions.tsv``'s
+    ``mean_score``), and ``n_positions`` scored. Reads four columns of one shard: cheap at
+    proteome scale."""
+    ens = pd.read_parquet(path, columns=["name", "position", "wt", "mt", "score_mean"])
+    subs = ens[ens["mt"] != ens["wt"]]
+    per_position = subs.groupby(["name", "position"], sort=False)["score_mean"].mean()
+    per_protein = per_position.groupby(level="name", sort=False)
+    return pd.DataFrame({"mean_score": per_protein.mean(), "n_positions": per_protein.size()})
 
 
 def protein_row(protein, positions: pd.DataFrame, n_variants: int = 0,
                 spearman: float | None = None) -> dict:
     """The summary row of one protein from its positions table (``positions.tsv``)."""
     scores = positions["mean_score"].to_numpy(dtype=float)
+    return _row(protein, float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan"),
+                len(positions), n_variants, spearman)
+
+
+def _row(protein, mean_score: float, n_positions: int, n_variants: int = 0,
+         spearman: float | None = None) -> dict:
     return {
         "id": protein.id,
         "name": protein.name,
         "description": getattr(protein, "description", ""),
         "length": protein.length,
-        "mean_score": float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan"),
-        "n_positions": int(len(positions)),
+        "mean_score": float(mean_score),
+        "n_positions": int(n_positions),
         "n_variants": int(n_variants),
         "spearman": float("nan") if spearman is None else float(spearman),
     }
+
+
+def build_summary(proteins, ensemble_paths, n_variants: dict | None = None,
+                  spearman: dict | None = None) -> pd.DataFrame:
+    """results/summary.tsv: one row per protein in FASTA order, from the shards' ensemble tables
+    (one shard in memory at a time). ``n_variants`` / ``spearman``: name -> value, where known."""
+    tolerance = pd.concat([shard_tolerance(p) for p in ensemble_paths])
+    n_variants, spearman = n_variants or {}, spearman or {}
+    rows = []
+    for p in proteins:
+        mean, n = (tolerance.loc[p.name] if p.name in tolerance.index
+                   else (float("nan"), 0))
+        rows.append(_row(p, mean, n, n_variants.get(p.name, 0), spearman.get(p.name)))
+    return summary_table(rows)
+
+
+def ensemble_spearman(evaluation_tsv) -> float:
+    """Spearman's rho of the ensemble from a protein's ``evaluation.tsv``."""
+    table = pd.read_csv(evaluation_tsv, sep="\t")
+    return float(table.loc[table["predictor"] == "ensemble", "spearman"].iloc[0])
 
 
 def summary_table(rows: list[dict]) -> pd.DataFrame:
@@ -64,28 +116,30 @@ def _cell(value, column: str) -> str:
     return escape(str(value))
 
 
-def summary_html(table: pd.DataFrame, title: str, results_dir: str | Path | None = None) -> str:
-    """A self-contained HTML page of the summary; each protein links to its files (paths relative
-    to ``results/``, so the page works opened from there). Only files that exist under
-    ``results_dir`` are linked when it is given."""
+def summary_html(table: pd.DataFrame, title: str, links: dict[str, dict[str, str]] | None = None,
+                 note: str = "") -> str:
+    """A self-contained HTML page of the summary (no script, style or font fetched). ``links``:
+    name -> label -> path relative to ``results/`` (:func:`protein_links`), so the page works
+    opened from results/; ``note``: a line shown above the table (the random-weights stamp)."""
+    links = links or {}
     head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS) + "<th>files</th>"
     body = []
     for row in table.to_dict("records"):
-        links = []
-        for label, file in LINKS.items():
-            rel = f"{row['name']}/{file}"
-            if results_dir is None or (Path(results_dir) / rel).exists():
-                links.append(f"<a href=\"{escape(rel, quote=True)}\">{escape(label)}</a>")
+        anchors = [f"<a href=\"{escape(rel, quote=True)}\">{escape(label)}</a>"
+                   for label, rel in links.get(row["name"], {}).items()]
         cells = "".join(f"<td>{_cell(row[c], c)}</td>" for c in COLUMNS)
-        body.append(f"<tr>{cells}<td>{' '.join(links)}</td></tr>")
+        body.append(f"<tr>{cells}<td>{' '.join(anchors)}</td></tr>")
+    stamp = f"<p class='stamp'>{escape(note)}</p>\n" if note else ""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
         f"{escape(title)}</title>\n<style>body{{font-family:sans-serif;font-size:13px}}"
         "table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #ccc;"
-        "text-align:left}td:nth-child(n+4){text-align:right}</style></head>\n<body>\n"
-        f"<h3>{escape(title)}</h3>\n<p>mean_score: mean ensemble log-ratio of the 19 substitutions, "
-        "averaged over positions (more negative = less tolerant). spearman: ensemble against the "
-        "experimental values of the mutation list.</p>\n"
+        "text-align:left}td:nth-child(n+4):not(:last-child){text-align:right}"
+        ".stamp{color:#b00;font-weight:bold}</style></head>\n<body>\n"
+        f"<h3>{escape(title)}</h3>\n{stamp}<p>mean_score: mean ensemble log-ratio of the 19 "
+        "substitutions, averaged over the scored positions (more negative = less tolerant). "
+        "spearman: the ensemble against the experimental values of the mutation list. Links are "
+        "relative to the results folder.</p>\n"
         f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body)
         + "\n</tbody></table>\n</body></html>\n"
     )

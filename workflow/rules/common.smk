@@ -98,7 +98,15 @@ from esm1v_scan.provenance import git_state, package_origin  # noqa: E402
 WORKFLOW_ORIGIN = package_origin()
 PROJECT = {"snakefile": workflow.main_snakefile, "git": git_state(workflow.basedir)}
 
-from esm1v_scan import biolm, fasta, models, planning, summaries, variants  # noqa: E402
+from esm1v_scan import (
+    biolm,
+    fasta,
+    models,
+    planning,
+    structures,
+    summaries,
+)  # noqa: E402
+from esm1v_scan import variants  # noqa: E402
 from esm1v_scan import config as config_checks  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
@@ -169,6 +177,15 @@ for _vl in VARIANT_LISTS.values():
     for _warning in _vl.warnings:
         logger.warning(f"esm1v-scan: {_warning}")
 EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None]
+
+# Structures (config structures), read and aligned now: an unreadable file, a missing chain or a
+# chain that does not align stops the run before any job. name -> spec, its chain resolved.
+_STRUCTURE_SPECS = _checked(
+    structures.check_structures, config.get("structures"), PROTEINS
+)
+STRUCTURES = {
+    p.name: _STRUCTURE_SPECS[p.id] for p in PROTEINS if p.id in _STRUCTURE_SPECS
+}
 
 # Shards by id, each with its content tag (a param of its scoring jobs: an edit of the FASTA or a
 # mutation list reruns exactly the shards whose content changed) and its listed positions.
@@ -315,10 +332,62 @@ def experimental_column(wildcards):
     return VARIANT_LISTS[wildcards.name].score_column
 
 
+def structure_files(fmt):
+    """Names of the proteins whose structure is written as structure.<fmt> (pdb or cif)."""
+    return [
+        n
+        for n, spec in STRUCTURES.items()
+        if structures.output_name(spec.path) == f"structure.{fmt}"
+    ]
+
+
+def structure_spec(wildcards):
+    return STRUCTURES[wildcards.name].as_params()
+
+
+def structure_source(wildcards):
+    return STRUCTURES[wildcards.name].path
+
+
+def shard_jobs_of(wildcards):
+    """The scoring-job records of the shard holding {name} (random-weights stamp)."""
+    return [
+        f"results/provenance/jobs/{m}/{SHARD_OF[wildcards.name]}.json" for m in MODELS
+    ]
+
+
+def protein_offset(wildcards):
+    return OFFSETS.get(PROTEIN_BY_NAME[wildcards.name].id, 1)
+
+
+PROTEIN_BY_NAME = {p.name: p for p in PROTEINS}
+
+
+def summary_links():
+    """What the summary page links to: which proteins have which files (small params: flags and
+    the few names with mutation lists or structures, not one entry per protein)."""
+    return {
+        "per_protein": PER_PROTEIN,
+        "variants": list(VARIANT_LISTS),
+        "evaluated": EVALUATED,
+        "structures": {
+            n: structures.output_name(s.path) for n, s in STRUCTURES.items()
+        },
+    }
+
+
 def final_outputs():
     # the sequence table and mask plan are asked for here: no scoring job reads them (see
     # rules/scoring.smk), they document the run
     missing = policy.missing_protein_files(SHARDS, MODELS) if PER_PROTEIN else []
+    structure_outputs = {
+        n: structures.output_name(s.path) for n, s in STRUCTURES.items()
+    }
     return policy.final_targets(
-        list(SHARD_BY_ID), list(VARIANT_LISTS), EVALUATED, PER_PROTEIN, missing
+        list(SHARD_BY_ID),
+        list(VARIANT_LISTS),
+        EVALUATED,
+        PER_PROTEIN,
+        missing,
+        structure_outputs,
     )

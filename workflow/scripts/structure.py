@@ -1,0 +1,28 @@
+"""rules structure_pdb / structure_cif: a protein's mean_score on its structure's B-factors, with
+a ChimeraX attribute file, a PyMOL script and the residue map."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
+from pathlib import Path
+
+from esm1v_scan.fasta import read_sequences_table
+from esm1v_scan.outputs import protein_rows
+from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
+from esm1v_scan.scripting import console_warning, rule_script
+from esm1v_scan.structures import StructureSpec, write_outputs
+from esm1v_scan.summaries import positions_table
+from esm1v_scan.tables import read_parquet
+
+with rule_script(snakemake) as log:
+    spec = StructureSpec(**snakemake.params.spec)
+    protein = next(p for p in read_sequences_table(snakemake.input.sequences) if p.id == spec.id)
+    rows = protein_rows(read_parquet(snakemake.input.ensemble, protein.name))[protein.name]
+    positions = positions_table(rows, snakemake.params.offset)
+    stamp = RANDOM_STAMP if random_weights(read_jobs(snakemake.input.jobs)) else ""
+    for warning in write_outputs(spec, protein, positions, Path(snakemake.output.map).parent,
+                                 stamp):
+        console_warning(log, warning)
+    log.info("%s: chain %s of %s, %d positions scored", spec.id, spec.chain, spec.path,
+             len(positions))

@@ -1,0 +1,35 @@
+"""rule summary: results/summary.tsv and summary.html, one row per protein."""
+import os
+import sys
+
+sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
+
+from pathlib import Path
+
+import pandas as pd
+
+from esm1v_scan.fasta import read_sequences_table
+from esm1v_scan.io import write_text
+from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
+from esm1v_scan.scripting import rule_script
+from esm1v_scan.summary import build_summary, ensemble_spearman, protein_links, summary_html
+from esm1v_scan.tables import write_table
+
+with rule_script(snakemake) as log:
+    links = snakemake.params.links
+    inp = snakemake.input
+    proteins = read_sequences_table(inp.sequences)
+    # results/<name>/variants.tsv -> <name>: variants scored and the ensemble's rho
+    n_variants = {Path(f).parent.name: len(pd.read_csv(f, sep="\t", usecols=[0]))
+                  for f in inp.variants}
+    spearman = {Path(f).parent.name: ensemble_spearman(f) for f in inp.evaluations}
+    table = build_summary(proteins, inp.ensembles, n_variants, spearman)
+    write_table(table, snakemake.output.table)
+    page_links = {p.name: protein_links(p.name, links["per_protein"],
+                                        p.name in links["variants"],
+                                        p.name in links["evaluated"],
+                                        links["structures"].get(p.name)) for p in proteins}
+    stamp = RANDOM_STAMP if random_weights(read_jobs(inp.jobs)) else ""
+    write_text(snakemake.output.html,
+               summary_html(table, f"esm1v-scan: {len(table)} proteins", page_links, stamp))
+    log.info("summary of %d proteins", len(table))
