@@ -57,6 +57,20 @@ def test_valid_config_gets_its_defaults():
     assert config["precision"] == "fp32" and config["strategy"] == "masked-marginals"
 
 
+def test_offsets_are_the_default_offset_of_a_validated_variant_list():
+    """The schema must not fill a variant list's offset: config offsets gives its default (a
+    schema default of 1 overrode it)."""
+    from esm1v_scan.variants import specs_from_config
+
+    config = {"variants": {"a": {"path": "a.csv"}, "b": {"path": "b.csv", "offset": 5},
+                           "c": "c.csv"},
+              "offsets": {"a": 24, "b": 100, "c": 7}}
+    validate(config, SCHEMA)
+    proteins = [Protein(i, i, "MKV") for i in "abc"]
+    specs = specs_from_config(config["variants"], proteins, "in.fasta", config["offsets"])
+    assert {k: s.offset for k, s in specs.items()} == {"a": 24, "b": 5, "c": 7}
+
+
 def no_gpu():
     return False
 
