@@ -1,5 +1,7 @@
 """End to end: config structures -> results/{name}/structure.pdb|cif, .defattr, .pml and
 structure_map.tsv, and the landing summary (tiny random models)."""
+import zipfile
+
 import pandas as pd
 import pytest
 from Bio.PDB import MMCIFIO, MMCIFParser, PDBParser
@@ -93,6 +95,19 @@ def test_scores_on_structures_and_summary(tmp_path, inputs):
               "ubq/structure.cif", "ubq/matrix.tsv"):
         assert f'href="{f}"' in page and (res / f).is_file()
     assert "random weights - not ESM-1v" in page
+
+    # the report: the summary first, its caption linking each protein's two heatmaps
+    rep = run_workflow(tmp_path / "run", config, "--report", "report.zip")
+    assert "ERROR" not in rep.stderr, rep.stderr[-2000:]  # docutils errors in captions
+    with zipfile.ZipFile(tmp_path / "run" / "report.zip") as z:
+        names = z.namelist()
+        html = z.read(next(n for n in names if n.endswith("report.html"))).decode()
+    assert any(n.endswith("/summary.tsv") for n in names)
+    assert any(n.endswith("/structure_map.tsv") for n in names)
+    assert '"1. Summary"' in html or "1. Summary" in html
+    for name in ("tiny_2", "ubq"):
+        for fig in ("heatmap.png", "heatmap.html"):
+            assert f"showResultInfo('results/{name}/{fig}')" in html, (name, fig)
 
     # a rerun does nothing; an edited structure file redoes that protein's structure only
     again = run_workflow(tmp_path / "run", config, "-n")
