@@ -221,3 +221,24 @@ def test_selenomethionine_maps_as_methionine(tmp_path):
     s = PDBParser(QUIET=True).get_structure("x", str(tmp_path / "out" / "structure.pdb"))
     mse = s[0]["A"][("H_MSE", 1, " ")]
     assert {a.get_bfactor() for a in mse} == {1 / 4 - 3}
+
+
+def test_passed_checks_are_cached_until_the_file_changes(pdb_file, tmp_path, monkeypatch):
+    import esm1v_scan.structures as st
+
+    cache = tmp_path / "checks.json"
+    first = check_structures({"tiny_2": str(pdb_file)}, [PROT], cache)
+    assert first["tiny_2"].chain == "A" and cache.exists()
+    reads = []
+    real = st.read_structure
+    monkeypatch.setattr(st, "read_structure", lambda path: reads.append(path) or real(path))
+    assert check_structures({"tiny_2": str(pdb_file)}, [PROT], cache) == first
+    assert reads == []  # answered from the cache
+    # a changed file is read again: here chain A no longer aligns
+    pdb_file.write_text(_pdb_text({"A": CHAIN_B, "B": CHAIN_A}))
+    again = check_structures({"tiny_2": str(pdb_file)}, [PROT], cache)
+    assert again["tiny_2"].chain == "B" and len(reads) == 1
+    # another sequence under the same id is not answered from the cache either
+    with pytest.raises(InputError, match="does not align"):
+        check_structures({"tiny_2": {"path": str(pdb_file), "chain": "B"}},
+                         [Protein("tiny_2", "tiny_2", "W" * 22)], cache)

@@ -21,6 +21,8 @@ out of the attribute file; the PyMOL script colours them grey.
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -211,15 +213,60 @@ def specs_from_config(value, proteins: list[Protein]) -> dict[str, StructureSpec
     return specs
 
 
-def check_structures(config_structures, proteins: list[Protein]) -> dict[str, StructureSpec]:
+def check_structures(config_structures, proteins: list[Protein],
+                     cache: str | Path | None = None) -> dict[str, StructureSpec]:
     """Parse-time check of config ``structures``: every file read, every chain found and aligned.
-    Returns the specs with the chain resolved; raises InputError (file, chain, problem)."""
+    Returns the specs with the chain resolved; raises InputError (file, chain, problem).
+
+    ``cache``: a JSON file of passed checks, keyed by the structure file (path, size,
+    modification time), the sequence's sha256 and the chain asked for. Reading and aligning costs
+    ~0.1 s per structure, paid at every Snakemake start (dry runs, each cluster job) without it;
+    a file that changed is checked again."""
     by_id = {p.id: p for p in proteins}
-    out = {}
-    for seq_id, spec in specs_from_config(config_structures, proteins).items():
-        cm = map_structure(spec, by_id[seq_id])
-        out[seq_id] = StructureSpec(seq_id, spec.path, cm.chain)
+    specs = specs_from_config(config_structures, proteins)
+    if not specs:
+        return {}
+    passed = _read_cache(cache)
+    out, new = {}, {}
+    for seq_id, spec in specs.items():
+        key = _cache_key(spec, by_id[seq_id])
+        chain = passed.get(key) if key else None
+        if chain is None:
+            chain = map_structure(spec, by_id[seq_id]).chain
+            if key:
+                new[key] = chain
+        out[seq_id] = StructureSpec(seq_id, spec.path, chain)
+    if new and cache:
+        _write_cache(cache, {**passed, **new})
     return out
+
+
+def _cache_key(spec: StructureSpec, protein: Protein) -> str | None:
+    try:
+        st = Path(spec.path).stat()
+    except OSError:
+        return None  # missing: map_structure says so
+    return "\t".join([str(Path(spec.path).resolve()), str(st.st_size), str(st.st_mtime_ns),
+                      protein.sha256, spec.chain or ""])
+
+
+def _read_cache(cache) -> dict:
+    try:
+        data = json.loads(Path(cache).read_text()) if cache else {}
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(cache, data: dict) -> None:
+    path = Path(cache)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data, indent=0, sort_keys=True))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only working directory: the checks just run again next time
 
 
 # -- outputs ---------------------------------------------------------------------------------------

@@ -181,7 +181,10 @@ EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None
 # Structures (config structures), read and aligned now: an unreadable file, a missing chain or a
 # chain that does not align stops the run before any job. name -> spec, its chain resolved.
 _STRUCTURE_SPECS = _checked(
-    structures.check_structures, config.get("structures"), PROTEINS
+    structures.check_structures,
+    config.get("structures"),
+    PROTEINS,
+    ".snakemake/esm1v_scan/structure_checks.json",
 )
 STRUCTURES = {
     p.name: _STRUCTURE_SPECS[p.id] for p in PROTEINS if p.id in _STRUCTURE_SPECS
