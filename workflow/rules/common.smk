@@ -189,6 +189,8 @@ _STRUCTURE_SPECS = _checked(
 STRUCTURES = {
     p.name: _STRUCTURE_SPECS[p.id] for p in PROTEINS if p.id in _STRUCTURE_SPECS
 }
+#: name -> structure.pdb or structure.cif (the format of the input file)
+STRUCTURE_FILES = {n: structures.output_name(s.path) for n, s in STRUCTURES.items()}
 
 # Shards by id, each with its content tag (a param of its scoring jobs: an edit of the FASTA or a
 # mutation list reruns exactly the shards whose content changed) and its listed positions.
@@ -337,11 +339,7 @@ def experimental_column(wildcards):
 
 def structure_files(fmt):
     """Names of the proteins whose structure is written as structure.<fmt> (pdb or cif)."""
-    return [
-        n
-        for n, spec in STRUCTURES.items()
-        if structures.output_name(spec.path) == f"structure.{fmt}"
-    ]
+    return [n for n, file in STRUCTURE_FILES.items() if file == f"structure.{fmt}"]
 
 
 def structure_spec(wildcards):
@@ -373,9 +371,7 @@ def summary_links():
         "per_protein": PER_PROTEIN,
         "variants": list(VARIANT_LISTS),
         "evaluated": EVALUATED,
-        "structures": {
-            n: structures.output_name(s.path) for n, s in STRUCTURES.items()
-        },
+        "structures": STRUCTURE_FILES,
     }
 
 
@@ -383,14 +379,11 @@ def final_outputs():
     # the sequence table and mask plan are asked for here: no scoring job reads them (see
     # rules/scoring.smk), they document the run
     missing = policy.missing_protein_files(SHARDS, MODELS) if PER_PROTEIN else []
-    structure_outputs = {
-        n: structures.output_name(s.path) for n, s in STRUCTURES.items()
-    }
     return policy.final_targets(
         list(SHARD_BY_ID),
         list(VARIANT_LISTS),
         EVALUATED,
         PER_PROTEIN,
         missing,
-        structure_outputs,
+        STRUCTURE_FILES,
     )

@@ -34,9 +34,7 @@ rule evaluate:
     input:
         variants="results/{name}/variants.tsv",
         # the scoring jobs of the protein's shard: figures stamped when weights are random
-        provenance=lambda wc: [
-            f"results/provenance/jobs/{m}/{SHARD_OF[wc.name]}.json" for m in MODELS
-        ],
+        provenance=shard_jobs_of,
     output:
         table="results/{name}/evaluation.tsv",
         html=report(
