@@ -455,7 +455,7 @@ def main(argv=None):
         only ever lowers a measurement)."""
         for prec in args.precisions:
             slow = device.type == "cpu" and prec == "fp16"  # no fp16 kernel in CPUs: small ones
-            kernels = ["torch.mm"] + (["onednn"] if device.type == "cpu" and onednn_available()
+            kernels = ["torch.mm"] + (["onednn"] if device.type == "cpu" and onednn_available(DTYPES[prec])
                                       and prec != "fp16" else [])
             for kernel in kernels:
                 rate = matmul_rate(DTYPES[prec], device, 512 if slow else n, kernel=kernel)

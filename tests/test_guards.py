@@ -16,7 +16,7 @@ from scipy import ndimage
 from conftest import MODELS
 from esm1v_scan.cache import cache_key
 from esm1v_scan.fasta import AMINO_ACIDS, Protein
-from esm1v_scan.fast import FastMaskedLM
+from esm1v_scan.fast import FastMaskedLM, onednn_available
 from esm1v_scan.models import load_model
 from esm1v_scan.planning import blend_weights, format_ranges, parse_ranges, wt_windows
 from esm1v_scan.plotting import heatmap
@@ -145,6 +145,25 @@ def test_bf16_layer_norm_runs_in_fp32(tiny_model):
     got = fast._norm(x, ln)
     assert got.dtype == torch.bfloat16
     assert (got.float() - ref).abs().max().item() < 0.02
+
+
+@pytest.mark.parametrize("bf16_kernels", [False, True], ids=["cpu-without-bf16", "cpu-with-bf16"])
+def test_bf16_uses_onednn_only_where_the_cpu_has_its_kernels(tiny_model, monkeypatch, bf16_kernels):
+    """oneDNN's bf16 linear kernels need AVX512 or AMX: on a CPU without them (an AMD EPYC without
+    AVX512 raised 'mkldnn_reorder_linear_weight: bf16 path needs the cpu support ...' in every bf16
+    scan) bf16 runs through F.linear; fp32 keeps oneDNN on every CPU."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: bf16_kernels)
+    assert onednn_available(torch.bfloat16) is bf16_kernels
+    assert onednn_available(torch.float32) is True
+    assert onednn_available(torch.float16) is False
+    if not bf16_kernels:  # (building the other case needs a CPU that has the kernels)
+        fast = FastMaskedLM(tiny_model.model, torch.device("cpu"), "bf16")
+        assert fast.onednn is False
+        alphabet = tiny_model.alphabet
+        tokens = torch.tensor([[alphabet.cls_idx] + [alphabet.get_idx("L")] * 10 + [alphabet.eos_idx]] * 2)
+        tokens[:, 3] = alphabet.mask_idx
+        logits = fast(tokens, torch.tensor([3, 3]))
+        assert logits.shape[0] == 2 and torch.isfinite(logits).all()
 
 
 def test_bf16_scores_stay_within_the_measured_tolerance(tiny_model):

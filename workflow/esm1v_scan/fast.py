@@ -59,12 +59,20 @@ def supports(model) -> str | None:
     return None
 
 
-def onednn_available() -> bool:
-    return (
+def onednn_available(dtype: torch.dtype = torch.float32) -> bool:
+    """Whether oneDNN's fused linear kernels can run ``dtype`` on this CPU. Its bf16 kernels need
+    AVX512-BF16/AMX, AVX512 (bw, vl, dq) or AVX-NE-CONVERT: on a CPU without them (e.g. an AMD EPYC
+    without AVX512) packing a bf16 weight fails, so bf16 then runs through plain ``F.linear``."""
+    if not (
         torch.backends.mkldnn.is_available()
         and hasattr(torch.ops, "mkldnn")
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-    )
+    ):
+        return False
+    if dtype == torch.bfloat16:
+        probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+        return bool(probe is not None and probe())
+    return dtype == torch.float32
 
 
 @dataclass
@@ -128,7 +136,7 @@ class FastMaskedLM:
         self.device = torch.device(device)
         self.dtype = DTYPES[precision]
         if onednn is None:
-            onednn = self.device.type == "cpu" and self.dtype != torch.float16 and onednn_available()
+            onednn = self.device.type == "cpu" and onednn_available(self.dtype)
         self.onednn = bool(onednn)
         args = model.args
         self.heads = args.attention_heads
