@@ -39,7 +39,9 @@ MISSING = frozenset({"", "na", "nan", "n/a", "none", "null"})
 #: Columns the workflow adds to the input rows.
 ENSEMBLE_COLUMN = "score_ensemble"
 
-_MUTATION = re.compile(r"^([A-Za-z])(\d+)([A-Za-z*])$")
+#: wild type, residue number, substitution, as the tables write them: ``H24C``, and with a
+#: negative offset (pro- and signal peptides numbered from 0 down) ``F-5A``, ``S0A``; no ``-0``
+_MUTATION = re.compile(r"^([A-Za-z])(-?[1-9][0-9]*|[0-9]+)([A-Za-z*])$")
 _SPEC_KEYS = ("path", "offset", "mutant_column", "score_column", "separator")
 
 
@@ -181,7 +183,8 @@ def _separator(path: Path, separator: str | None) -> str:
 
 
 def parse_mutant(text: str) -> list[tuple[str, int, str]]:
-    """'A25G:K40R' -> [('A', 25, 'G'), ('K', 40, 'R')]; ValueError with the reason if malformed."""
+    """'A25G:K40R' -> [('A', 25, 'G'), ('K', 40, 'R')], 'F-5A:S0A' -> [('F', -5, 'A'), ('S', 0, 'A')]
+    (what the tables' ``mutant`` column holds); ValueError with the reason if malformed."""
     text = str(text).strip()
     if not text:
         raise ValueError("empty mutant")
@@ -191,7 +194,7 @@ def parse_mutant(text: str) -> list[tuple[str, int, str]]:
         if not m:
             raise ValueError(
                 f"malformed mutation '{part}' (expected wild type, residue number, substitution, "
-                "like A25G; multi-mutants joined by ':')"
+                "like A25G or F-5A; multi-mutants joined by ':')"
             )
         wt, number, mt = m.group(1).upper(), int(m.group(2)), m.group(3).upper()
         if mt not in AMINO_ACIDS:
