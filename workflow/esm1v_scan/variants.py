@@ -152,7 +152,8 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
     """Config ``variants`` -> one spec per FASTA id. ``value`` is a mapping id -> path or
     {path, offset, mutant_column, score_column, separator}, or the path of a samples sheet.
     ``offsets`` (config ``offsets``, checked): a list without its own offset takes its
-    sequence's, else 1."""
+    sequence's, else 1; a list whose own offset differs from its sequence's entry in ``offsets``
+    is an InputError (one protein, one numbering: see :func:`esm1v_scan.summaries.numbering`)."""
     if not value:
         return {}
     where = "config 'variants'"
@@ -160,11 +161,19 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
         where = str(value)
         value = read_sheet(value)
     ids = dict.fromkeys(p.id for p in proteins)
+    offsets = offsets or {}
     specs = {}
     for seq_id, entry in value.items():
         seq_id = str(seq_id)
         check_known_id(seq_id, ids, "variants", where, fasta_path)
-        specs[seq_id] = _spec(seq_id, entry, where, int((offsets or {}).get(seq_id, 1)))
+        spec = _spec(seq_id, entry, where, int(offsets.get(seq_id, 1)))
+        if seq_id in offsets and spec.offset != int(offsets[seq_id]):
+            raise InputError(
+                f"two numberings for '{seq_id}': its variant list's offset is {spec.offset}, "
+                f"config 'offsets' gives {offsets[seq_id]}; a protein has one numbering (its "
+                "tables, figures and list): give the same number in both, or only one of them",
+                where)
+        specs[seq_id] = spec
     return specs
 
 
