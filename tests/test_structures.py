@@ -242,3 +242,102 @@ def test_passed_checks_are_cached_until_the_file_changes(pdb_file, tmp_path, mon
     with pytest.raises(InputError, match="does not align"):
         check_structures({"tiny_2": {"path": str(pdb_file), "chain": "B"}},
                          [Protein("tiny_2", "tiny_2", "W" * 22)], cache)
+
+
+# -- expression tags and unresolved termini: only alignment-supported residues are mapped ---------
+# ends in SEH, so a C-terminal LEHHHHHH tag over an unresolved tail pairs E/E and H/H by chance
+LONG = "MENSALTWVDGRYPQFSIRCEHLGKSVDAWNTQMPEYIKFLRGDHSVANETWQKIPRGLSQH"
+N_TAGS = {"none": "", "GSHM": "GSHM", "his": "MGSSHHHHHHSSGLVPRGSH"}
+C_TAGS = {"none": "", "LEH6": "LEHHHHHH"}
+
+
+def _tagged_chain(n_tag, first, last, c_tag, mutant=None):
+    """Chain A: n_tag, then LONG's positions first..last numbered as positions, then c_tag.
+    ``mutant``: (position, letter) of a point mutation in the crystal."""
+    res = [(None, first - len(n_tag) + k, " ", THREE[a]) for k, a in enumerate(n_tag)]
+    for p in range(first, last + 1):
+        letter = mutant[1] if mutant and p == mutant[0] else LONG[p - 1]
+        res.append((p, p, " ", THREE[letter]))
+    res += [(None, last + 1 + k, " ", THREE[a]) for k, a in enumerate(c_tag)]
+    return res
+
+
+def _check_outputs_agree(out, residues, positions, expect_mapped, mismatch=()):
+    """structure_map.tsv, the B-factors and the attribute file say the same: each residue in
+    expect_mapped (structure number -> position) carries that position's score, every other one
+    0 and 'unaligned'/'missing'."""
+    score = dict(zip(positions.position, positions.mean_score))
+    m = pd.read_csv(out / "structure_map.tsv", sep="\t", keep_default_na=False, dtype=str)
+    mapped = {int(r.resnum): int(r.position) for r in m.itertuples() if r.position and r.resnum}
+    assert mapped == expect_mapped
+    assert {int(r.position) for r in m.itertuples() if r.match == "mismatch"} == set(mismatch)
+    assert {int(r.position) for r in m.itertuples() if r.match == "missing"} == \
+        set(range(1, len(LONG) + 1)) - set(expect_mapped.values())
+    unaligned = {int(r.resnum) for r in m.itertuples() if r.match == "unaligned"}
+    assert unaligned == {num for _, num, _, _ in residues} - set(expect_mapped)
+    s = PDBParser(QUIET=True).get_structure("x", str(out / "structure.pdb"))
+    b = {num: v for (num, _), v in _bfactors(s, "A").items()}
+    assert b == {num: {score[expect_mapped[num]] if num in expect_mapped else 0.0}
+                 for _, num, _, _ in residues}
+    attrs = {int(line.split("\t")[1][3:]): float(line.split("\t")[2])
+             for line in (out / "structure.defattr").read_text().splitlines()
+             if line.startswith("\t")}
+    assert attrs == {num: score[p] for num, p in expect_mapped.items()}
+
+
+LONG_POSITIONS = pd.DataFrame({"position": range(1, len(LONG) + 1),
+                               "mean_score": [-(p % 16) / 4 - 0.25 for p in range(1, len(LONG) + 1)]})
+
+
+@pytest.mark.parametrize("c_tag", C_TAGS)
+@pytest.mark.parametrize("n_tag", N_TAGS)
+@pytest.mark.parametrize("first, last", [(1, len(LONG)), (3, len(LONG) - 3), (6, len(LONG) - 1)],
+                         ids=["all-resolved", "ends-unresolved", "more-unresolved"])
+def test_tags_are_never_mapped_onto_the_sequence(tmp_path, n_tag, c_tag, first, last):
+    residues = _tagged_chain(N_TAGS[n_tag], first, last, C_TAGS[c_tag], mutant=(30, "F"))
+    path = tmp_path / "tagged.pdb"
+    path.write_text(_pdb_text({"A": residues}))
+    prot = Protein("long", "long", LONG)
+    warnings = write_outputs(StructureSpec("long", str(path)), prot, LONG_POSITIONS, tmp_path / "out")
+    # the point mutant W30F inside an identical stretch: mapped, marked, warned about
+    assert warnings == [f"{path}: chain A differs from the sequence at W30 -> A 30 PHE"]
+    _check_outputs_agree(tmp_path / "out", residues, LONG_POSITIONS,
+                         {p: p for p in range(first, last + 1)}, mismatch=[30])
+
+
+def test_point_mutants_near_the_ends(tmp_path):
+    # behind a GSHM tag: E2D (between the identical M1 and N3) stays mapped as a mismatch; a
+    # mutant as the last resolved residue (H62Y) has nothing after it to support it: not mapped
+    residues = _tagged_chain("GSHM", 1, len(LONG), "", mutant=(2, "D"))
+    residues[-1] = (None, len(LONG), " ", "TYR")
+    path = tmp_path / "ends.pdb"
+    path.write_text(_pdb_text({"A": residues}))
+    warnings = write_outputs(StructureSpec("long", str(path)), Protein("long", "long", LONG),
+                             LONG_POSITIONS, tmp_path / "out")
+    assert warnings == [f"{path}: chain A differs from the sequence at E2 -> A 2 ASP"]
+    _check_outputs_agree(tmp_path / "out", residues, LONG_POSITIONS,
+                         {p: p for p in range(1, len(LONG))}, mismatch=[2])
+
+
+def test_supported_columns_rule():
+    from esm1v_scan.structures import supported
+
+    def run(pattern):
+        """pattern: I identical pair, X mismatch, + chain residue without position, - position
+        without residue; returns the pattern with the cut pairs as lower case."""
+        columns, same = [], {}
+        for k, c in enumerate(pattern):
+            columns.append((None if c == "+" else k, None if c == "-" else k))
+            if c in "IX":
+                same[k] = c == "I"
+        keep = supported(columns, same)
+        return "".join(c.lower() if k in same and k not in keep else c for k, c in enumerate(pattern))
+
+    assert run("XXIIIXIII") == "xxIIIXIII"  # end mismatches cut; a flanked mutant kept
+    assert run("XXXIXIIIIXX") == "xxxixIIIIxx"  # a lone identity does not anchor a tag
+    assert run("IXIII") == "IXIII"  # an identity before a mutant at the start: both kept
+    assert run("IIIII++I") == "IIIII++i"  # one identity reached through an inserted gap: cut
+    assert run("IIIII--I") == "IIIII--I"  # after an unresolved stretch: its own stretch, kept
+    assert run("XIX--IIXIII") == "xix--IIXIII"  # each stretch between unresolved positions alone
+    assert run("IIIXXI") == "IIIxxi"  # two mismatches, then one identity at the very end: cut
+    assert run("XXXX") == "xxxx"

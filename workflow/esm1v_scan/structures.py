@@ -8,9 +8,12 @@ is used to map; B-factors are written on every model.
 Mapping: the chain's observed amino-acid residues (modified ones such as MSE count as their parent
 amino acid) are aligned to the FASTA sequence with Biopython's PairwiseAligner (global, BLOSUM62,
 gap open -10, extend -0.5, end gaps free), so the structure's own numbering, missing loops,
-insertion codes, expression tags and point mutants all map. Every aligned pair is mapped, identical
-or not (a mismatch is reported). A chain is rejected when fewer than ``MIN_COVERAGE`` of its
-observed residues align or when fewer than ``MIN_IDENTITY`` of the aligned pairs are identical.
+insertion codes, expression tags and point mutants all map. Only pairs the alignment supports are
+mapped (:func:`supported`): the ends of each aligned stretch are trimmed back to identical pairs,
+so tag residues paired with unresolved termini are not; a mismatch between identities (a point
+mutant) is mapped and reported. A chain is rejected when fewer than ``MIN_COVERAGE`` of its
+observed residues align or when fewer than ``MIN_IDENTITY`` of the aligned pairs are identical
+(both of the whole alignment, before trimming).
 Without a chain in the config, the chain with the most identical aligned residues is taken (ties:
 the first in the file).
 
@@ -60,10 +63,11 @@ class ChainMap:
 
     chain: str
     #: (position or None, residue or None) in alignment order: position None = a chain residue
-    #: outside the sequence's alignment; residue None = a sequence position the chain lacks
+    #: mapped to no position (outside the alignment, or cut from an aligned block's end by
+    #: :func:`supported`); residue None = a sequence position no residue maps to
     pairs: list
-    identical: int
-    aligned: int
+    identical: int  #: identical pairs of the whole alignment (before the ends are cut)
+    aligned: int  #: aligned pairs of the whole alignment (before the ends are cut)
     observed: int
 
     @property
@@ -72,7 +76,7 @@ class ChainMap:
 
     @property
     def mapped(self) -> dict:
-        """position -> residue for every aligned pair."""
+        """position -> residue for every mapped pair (the supported part of the alignment)."""
         return {p: r for p, r in self.pairs if p is not None and r is not None}
 
     def mismatches(self, sequence: str) -> list[str]:
@@ -145,18 +149,65 @@ def align_chain(sequence: str, chain) -> ChainMap:
     alphabet = set(aligner.substitution_matrix.alphabet)
     clean = "".join(c if c in alphabet else "X" for c in sequence)
     aln = aligner.align(clean, letters.replace("U", "C").replace("O", "K"))[0]
-    pairs, identical, seq_next, res_next = [], 0, 0, 0
+    # columns in alignment order, 0-based: (position, residue index), None for the gap side
+    columns, seq_next, res_next = [], 0, 0
     for (s0, s1), (r0, r1) in zip(*aln.aligned):
-        pairs += [(p + 1, None) for p in range(seq_next, s0)]
-        pairs += [(None, residues[i]) for i in range(res_next, r0)]
-        for p, i in zip(range(s0, s1), range(r0, r1)):
-            pairs.append((p + 1, residues[i]))
-            identical += sequence[p] == letters[i]
+        columns += [(p, None) for p in range(seq_next, s0)]
+        columns += [(None, i) for i in range(res_next, r0)]
+        columns += list(zip(range(s0, s1), range(r0, r1)))
         seq_next, res_next = s1, r1
-    pairs += [(p + 1, None) for p in range(seq_next, len(sequence))]
-    pairs += [(None, residues[i]) for i in range(res_next, len(residues))]
-    aligned = sum(p is not None and r is not None for p, r in pairs)
-    return ChainMap(chain.id, pairs, identical, aligned, len(residues))
+    columns += [(p, None) for p in range(seq_next, len(sequence))]
+    columns += [(None, i) for i in range(res_next, len(residues))]
+    same = {k: sequence[p] == letters[i] for k, (p, i) in enumerate(columns)
+            if p is not None and i is not None}
+    keep = supported(columns, same)
+    pairs = []
+    for k, (p, i) in enumerate(columns):
+        if p is not None and i is not None and k not in keep:  # cut: position and residue unmapped
+            pairs += [(p + 1, None), (None, residues[i])]
+        else:
+            pairs.append((None if p is None else p + 1, None if i is None else residues[i]))
+    return ChainMap(chain.id, pairs, sum(same.values()), len(same), len(residues))
+
+
+def supported(columns: list, same: dict[int, bool]) -> set[int]:
+    """The aligned columns the alignment supports (indices into ``columns``, (position, residue)
+    pairs with None for a gap; ``same``: aligned column -> identical or not).
+
+    Free end gaps make a global alignment pair a tag's residues with unresolved terminal
+    positions (two mismatches cost less than one internal gap), or open a gap to reach one
+    identical residue. So each stretch of the alignment between unresolved positions of the
+    sequence (columns with no residue) is trimmed at both ends: counting from the end inward,
+    +1 per identical pair, -1 per mismatch and per chain residue with no position (a tag
+    residue, an insertion), the columns up to where the count is lowest are cut (the longest
+    such stretch; nothing when the count never drops below 0). A kept stretch thus starts and
+    ends with an identical pair; a lone chance identity among a tag's mismatches does not anchor
+    it; a point mutant between identities stays mapped (a mismatch)."""
+    aligned = sorted(same)
+    if not aligned:
+        return set()
+    keep, stretch = set(), []
+    for k in range(aligned[0], aligned[-1] + 2):
+        if k <= aligned[-1] and columns[k][1] is not None:
+            stretch.append(k)
+            continue
+        if stretch:  # a position without residue, or the end: trim the stretch
+            values = [1 if same.get(c, False) else -1 for c in stretch]
+            first = _lowest(values)
+            last = len(values) - _lowest(values[first:][::-1])
+            keep.update(c for c in stretch[first:last] if c in same)
+        stretch = []
+    return keep
+
+
+def _lowest(values: list[int]) -> int:
+    """How many leading values to cut: up to the lowest running sum below 0 (the last of equals)."""
+    total = lowest = at = 0
+    for k, v in enumerate(values):
+        total += v
+        if total < 0 and total <= lowest:
+            lowest, at = total, k + 1
+    return at
 
 
 def _acceptable(cm: ChainMap) -> bool:
