@@ -341,3 +341,70 @@ def test_supported_columns_rule():
     assert run("XIX--IIXIII") == "xix--IIXIII"  # each stretch between unresolved positions alone
     assert run("IIIXXI") == "IIIxxi"  # two mismatches, then one identity at the very end: cut
     assert run("XXXX") == "xxxx"
+
+
+# -- gzip-compressed structures, as RCSB serves them ------------------------------------------------
+def _gzip(path, text):
+    import gzip
+
+    path.write_bytes(gzip.compress(text.encode(), mtime=0))
+    return path
+
+
+def _cif_text(pdb_file, tmp_path):
+    from Bio.PDB import MMCIFIO
+
+    cif = tmp_path / "plain.cif"
+    writer = MMCIFIO()
+    writer.set_structure(PDBParser(QUIET=True).get_structure("x", str(pdb_file)))
+    writer.save(str(cif))
+    return cif.read_text()
+
+
+def test_gzipped_pdb_and_mmcif_are_read_and_written_uncompressed(pdb_file, tmp_path, monkeypatch):
+    import esm1v_scan.structures as st
+
+    pdb_gz = _gzip(tmp_path / "1abc.pdb.gz", pdb_file.read_text())
+    cif_gz = _gzip(tmp_path / "1abc.cif.gz", _cif_text(pdb_file, tmp_path))
+    ent_gz = _gzip(tmp_path / "pdb1abc.ent.gz", pdb_file.read_text())  # the PDB archive's name
+    assert [output_name(p) for p in (pdb_gz, cif_gz, ent_gz, "x.mmCIF.GZ")] == \
+        ["structure.pdb", "structure.cif", "structure.pdb", "structure.cif"]
+    # the parse-time check (config structures), then answered from its cache
+    cache = tmp_path / "checks.json"
+    config = {"tiny_2": str(pdb_gz), "other": {"path": str(cif_gz), "chain": "A"}}
+    prots = [PROT, Protein("other", "other", SEQ)]
+    checked = check_structures(config, prots, cache)
+    assert checked == {"tiny_2": StructureSpec("tiny_2", str(pdb_gz), "A"),
+                       "other": StructureSpec("other", str(cif_gz), "A")}
+    reads = []
+    real = st.read_structure
+    monkeypatch.setattr(st, "read_structure", lambda path: reads.append(path) or real(path))
+    assert check_structures(config, prots, cache) == checked and reads == []
+    _gzip(pdb_gz, _pdb_text({"B": CHAIN_A}))  # a new download: checked again, chain B now
+    assert check_structures(config, prots, cache)["tiny_2"].chain == "B" and reads == [str(pdb_gz)]
+    _gzip(pdb_gz, pdb_file.read_text())
+    # outputs: plain structure.pdb / structure.cif with the scores as B-factors
+    for src, name, parser in ((pdb_gz, "structure.pdb", PDBParser), (cif_gz, "structure.cif", MMCIFParser)):
+        out = tmp_path / name
+        write_outputs(StructureSpec("tiny_2", str(src), "A"), PROT, POSITIONS, out)
+        assert sorted(f.name for f in out.iterdir()) == sorted(
+            [name, "structure.defattr", "structure.pml", "structure_map.tsv"])
+        assert (out / name).read_bytes()[:2] != b"\x1f\x8b"
+        b = _bfactors(parser(QUIET=True).get_structure("x", str(out / name)), "A")
+        assert all(b[key] == {value} for key, value in EXPECTED_B.items())
+        assert f"load {name}, esm1v" in (out / "structure.pml").read_text()
+
+
+def test_damaged_gzip_and_binary_structures_are_one_line(pdb_file, tmp_path):
+    import gzip
+
+    cut = tmp_path / "cut.pdb.gz"
+    cut.write_bytes(gzip.compress(pdb_file.read_bytes())[:200])
+    with pytest.raises(InputError, match=r"cut\.pdb\.gz: cannot read the structure: "
+                                         r"a damaged or truncated gzip file \(Compressed file ended"):
+        check_structures({"tiny_2": str(cut)}, [PROT])
+    zipped = tmp_path / "1abc.cif"
+    zipped.write_bytes(b"PK\x03\x04" + bytes(100))
+    with pytest.raises(InputError, match=r"1abc\.cif: cannot read the structure: "
+                                         r"this looks like a zip archive \(unzip it first\)"):
+        check_structures({"tiny_2": str(zipped)}, [PROT])

@@ -2,8 +2,10 @@
 ``mean_score`` as B-factors, plus a ChimeraX attribute file and a PyMOL script.
 
 Config ``structures``: FASTA id -> a PDB or mmCIF path, or ``{path, chain}``. Files ending in
-``.cif``/``.mmcif`` are read as mmCIF, anything else as PDB (Bio.PDB, QUIET). Only the first model
-is used to map; B-factors are written on every model.
+``.cif``/``.mmcif`` are read as mmCIF, anything else as PDB (Bio.PDB, QUIET); a gzip-compressed file
+(told by its magic bytes, as RCSB serves ``.pdb.gz``/``.cif.gz``) is read the same way, its format
+told by the name without ``.gz``, and written out uncompressed (structure.pdb or structure.cif).
+Only the first model is used to map; B-factors are written on every model.
 
 Mapping: the chain's observed amino-acid residues (modified ones such as MSE count as their parent
 amino acid) are aligned to the FASTA sequence with Biopython's PairwiseAligner (global, BLOSUM62,
@@ -24,8 +26,11 @@ out of the attribute file; the PyMOL script colours them grey.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -38,7 +43,7 @@ from Bio.PDB import MMCIFIO, PDBIO, MMCIFParser, PDBParser
 from Bio.PDB.Polypeptide import is_aa
 
 from .errors import InputError
-from .fasta import Protein, check_known_id
+from .fasta import GZIP_MAGIC, Protein, check_known_id, sniff_binary
 
 MIN_IDENTITY = 0.6  #: identical / aligned pairs below this: the chain is not this protein
 MIN_COVERAGE = 0.5  #: aligned / observed residues of the chain below this: no real alignment
@@ -90,13 +95,36 @@ class ChainMap:
 
 # -- reading ---------------------------------------------------------------------------------------
 def output_name(path: str | Path) -> str:
-    """structure.cif for mmCIF input, structure.pdb otherwise."""
+    """structure.cif for mmCIF input, structure.pdb otherwise (gzipped or not: the output is
+    uncompressed)."""
     return "structure.cif" if _is_cif(path) else "structure.pdb"
 
 
 def _is_cif(path) -> bool:
-    name = str(path).lower()
+    name = str(path).lower().removesuffix(".gz")
     return name.endswith(_CIF_SUFFIXES)
+
+
+def _structure_text(path: Path) -> str:
+    """The file's text, gunzipped when it is gzip (magic bytes, as :func:`fasta.read_text`)."""
+    file = str(path)
+    with path.open("rb") as fh:
+        head = fh.read(512)
+    if head.startswith(GZIP_MAGIC):
+        try:
+            with gzip.open(path, "rb") as fh:
+                data = fh.read()
+        except (OSError, EOFError, zlib.error) as err:
+            reason = " ".join(str(err).split()) or type(err).__name__
+            raise InputError(f"cannot read the structure: a damaged or truncated gzip file "
+                             f"({reason})", file) from None
+        where = "inside the gzip file, "
+    else:
+        data, where = path.read_bytes(), ""
+    what = sniff_binary(data[:512])
+    if what:
+        raise InputError(f"cannot read the structure: {where}this looks like {what}", file)
+    return data.decode("utf-8", errors="replace")
 
 
 def read_structure(path: str | Path):
@@ -104,8 +132,9 @@ def read_structure(path: str | Path):
     if not path.is_file():
         raise InputError("structure file not found", str(path))
     parser = MMCIFParser(QUIET=True) if _is_cif(path) else PDBParser(QUIET=True)
+    text = _structure_text(path)
     try:
-        structure = parser.get_structure("esm1v", str(path))
+        structure = parser.get_structure("esm1v", io.StringIO(text))
     except Exception as err:  # Bio.PDB raises many types on bad files
         line = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise InputError(f"cannot read the structure: {line}", str(path)) from None
@@ -363,10 +392,10 @@ def set_scores(structure, cm: ChainMap, scores: dict[int, float]) -> None:
 
 def write_structure(structure, path: str | Path) -> None:
     path = Path(path)
-    io = MMCIFIO() if _is_cif(path) else PDBIO()
-    io.set_structure(structure)
+    writer = MMCIFIO() if _is_cif(path) else PDBIO()
+    writer.set_structure(structure)
     tmp = path.with_name(f".{path.name}.tmp")
-    io.save(str(tmp))
+    writer.save(str(tmp))
     tmp.replace(path)
 
 
