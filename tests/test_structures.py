@@ -408,3 +408,49 @@ def test_damaged_gzip_and_binary_structures_are_one_line(pdb_file, tmp_path):
     with pytest.raises(InputError, match=r"1abc\.cif: cannot read the structure: "
                                          r"this looks like a zip archive \(unzip it first\)"):
         check_structures({"tiny_2": str(zipped)}, [PROT])
+
+
+# -- the structure file says what its B-factors are ------------------------------------------------
+def test_structure_header_says_what_the_bfactors_are(pdb_file, tmp_path):
+    from Bio.PDB import MMCIFIO
+    from Bio.PDB.MMCIF2Dict import MMCIF2Dict
+
+    from esm1v_scan import __version__
+    from esm1v_scan.provenance import RANDOM_STAMP
+
+    models = [f"esm1v_t33_650M_UR90S_{k}" for k in (2, 1)]
+    write_outputs(StructureSpec("tiny_2", str(pdb_file)), PROT, POSITIONS, tmp_path / "pdb",
+                  RANDOM_STAMP, models)
+    lines = (tmp_path / "pdb" / "structure.pdb").read_text().splitlines()
+    remarks = [line for line in lines if line.startswith("REMARK")]
+    assert lines[:len(remarks)] == remarks  # the header first, then the atoms
+    assert all(line.startswith("REMARK   6 ") and len(line) <= 80 for line in remarks)
+    text = " ".join(line[11:] for line in remarks)
+    assert text.startswith("RANDOM WEIGHTS - NOT ESM-1V: these scores come from checkpoints that "
+                           "are not ESM-1v's B-factors: esm1v-scan's mean_score of each residue, "
+                           "the mean over the 19 substitutions of score_mean, the ensemble score "
+                           "(the mean over 2 models of log p(mutant) - log p(wild type)")
+    assert "Weights: random weights - not ESM-1v." in text
+    assert "Models: esm1v_t33_650M_UR90S_1, esm1v_t33_650M_UR90S_2." in text
+    assert f"Written by esm1v-scan {__version__};" in text
+    # Biopython still reads it: the same B-factors as without the header
+    b = _bfactors(PDBParser(QUIET=True).get_structure("x", str(tmp_path / "pdb" / "structure.pdb")), "A")
+    assert all(b[key] == {value} for key, value in EXPECTED_B.items())
+
+    cif = tmp_path / "model.cif"
+    writer = MMCIFIO()
+    writer.set_structure(PDBParser(QUIET=True).get_structure("x", str(pdb_file)))
+    writer.save(str(cif))
+    five = [f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6)]
+    write_outputs(StructureSpec("tiny_2", str(cif), "A"), PROT, POSITIONS, tmp_path / "cif", "", five)
+    out = tmp_path / "cif" / "structure.cif"
+    lines = out.read_text().splitlines()
+    assert lines[0] == "data_esm1v" and lines[1].startswith("# B-factors: esm1v-scan's mean_score")
+    remark = MMCIF2Dict(str(out))
+    assert remark["_database_PDB_remark.id"] == ["6"]
+    text = " ".join(remark["_database_PDB_remark.text"][0].split())
+    assert "the mean over 5 models of log p(mutant) - log p(wild type)" in text
+    assert "Weights: ESM-1v." in text and "RANDOM" not in out.read_text()
+    assert f"Models: {', '.join(five)}." in text and f"esm1v-scan {__version__}" in text
+    b = _bfactors(MMCIFParser(QUIET=True).get_structure("y", str(out)), "A")
+    assert all(b[key] == {value} for key, value in EXPECTED_B.items())

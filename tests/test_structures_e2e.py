@@ -1,5 +1,6 @@
 """End to end: config structures -> results/{name}/structure.pdb|cif, .defattr, .pml and
 structure_map.tsv, and the landing summary (tiny random models)."""
+import gzip
 import zipfile
 
 import pandas as pd
@@ -17,17 +18,20 @@ OTHER = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEG"
 @pytest.fixture
 def inputs(tmp_path, base_config):
     """tiny_2 with a PDB (chain A numbered from 101, a missing loop, an insertion code, a point
-    mutant F19A, a His tag; chain B unrelated) and ubq with the same chain as mmCIF."""
+    mutant F19A, a His tag; chain B unrelated) and ubq with its own chain as gzipped mmCIF."""
     fasta = write_fasta(tmp_path / "in.fasta", {"tiny_2 a small test protein": SEQ, "ubq": OTHER})
     pdb = tmp_path / "tiny_2.pdb"
     pdb.write_text(_pdb_text({"A": CHAIN_A + TAG, "B": CHAIN_B}))
     # ubq: its own first 22 residues as a chain C numbered 1.. (residues 23-35 not observed)
     ubq_pdb = tmp_path / "ubq.pdb"
     ubq_pdb.write_text(_pdb_text({"C": [(None, k + 1, " ", _three(a)) for k, a in enumerate(OTHER[:22])]}))
-    cif = tmp_path / "ubq.cif"
+    plain = tmp_path / "ubq.cif"
     io = MMCIFIO()
     io.set_structure(PDBParser(QUIET=True).get_structure("u", str(ubq_pdb)))
-    io.save(str(cif))
+    io.save(str(plain))
+    cif = tmp_path / "ubq.cif.gz"  # gzipped, as RCSB serves it
+    cif.write_bytes(gzip.compress(plain.read_bytes()))
+    plain.unlink()
     config = {**base_config, "models": base_config["models"][:2], "sequences": str(fasta),
               "structures": {"tiny_2": {"path": str(pdb), "chain": "A"}, "ubq": str(cif)},
               "offsets": {"tiny_2": 10}}
@@ -76,7 +80,15 @@ def test_scores_on_structures_and_summary(tmp_path, inputs):
     assert len(attrs) == len(mapped)
     pml = (res / "tiny_2/structure.pml").read_text()
     assert "load structure.pdb, esm1v" in pml and "RANDOM WEIGHTS" in pml
-    # mmCIF in, mmCIF out (the best chain found without a chain in the config)
+    # the header says what the B-factors are, from the scoring jobs' provenance
+    remarks = " ".join(line[11:] for line in (res / "tiny_2/structure.pdb").read_text().splitlines()
+                       if line.startswith("REMARK   6 "))
+    assert remarks.startswith("RANDOM WEIGHTS - NOT ESM-1V")
+    assert "Weights: random weights - not ESM-1v." in remarks and "mean over 2 models" in remarks
+    assert f"Models: {', '.join(sorted(config['models']))}." in remarks
+    # gzipped mmCIF in, plain mmCIF out (the best chain found without a chain in the config)
+    cif_text = (res / "ubq/structure.cif").read_text()
+    assert cif_text.startswith("data_") and "Weights: random weights - not ESM-1v." in cif_text
     cif_out = MMCIFParser(QUIET=True).get_structure("c", str(res / "ubq/structure.cif"))
     ubq = pd.read_csv(res / "ubq/positions.tsv", sep="\t").set_index("position")
     for k, r in enumerate(cif_out[0]["C"]):

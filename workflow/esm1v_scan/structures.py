@@ -21,7 +21,9 @@ the first in the file).
 
 Outputs: every atom of a mapped residue gets that position's ``mean_score`` as B-factor; every other
 atom (unobserved or unaligned residues, other chains, ligands, water) gets B-factor 0 and is left
-out of the attribute file; the PyMOL script colours them grey.
+out of the attribute file; the PyMOL script colours them grey. The structure file says so in its
+header (:func:`header_text`: REMARK 6 lines in PDB, comments and ``_database_PDB_remark`` in
+mmCIF), with the weights (ESM-1v or random), the models and esm1v-scan's version.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import gzip
 import io
 import json
 import os
+import textwrap
 import zlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -390,12 +393,57 @@ def set_scores(structure, cm: ChainMap, scores: dict[int, float]) -> None:
                     atom.set_bfactor(float(value))
 
 
-def write_structure(structure, path: str | Path) -> None:
+#: PDB REMARK number of the header lines (free text, as MODELLER uses REMARK 6 for its own)
+REMARK = 6
+
+
+def header_text(stamp: str = "", models=()) -> list[str]:
+    """What the B-factors of structure.pdb/.cif are, as paragraphs: the score, the weights
+    (``stamp``: the random-weights stamp, or "" for ESM-1v), the ``models`` averaged and
+    esm1v-scan's version."""
+    from . import __version__
+
+    models = sorted(set(models))
+    over = f"{len(models)} models" if models else "the models"
+    out = [f"{stamp.upper()}: these scores come from checkpoints that are not ESM-1v's"] if stamp else []
+    out += [
+        "B-factors: esm1v-scan's mean_score of each residue, the mean over the 19 substitutions of "
+        f"score_mean, the ensemble score (the mean over {over} of log p(mutant) - log p(wild type), "
+        "natural log; negative: less likely than the wild type).",
+        f"Weights: {stamp or 'ESM-1v'}.",
+    ]
+    if models:
+        out.append(f"Models: {', '.join(models)}.")
+    out += [
+        "B-factor 0: residues mapped to no scored position (tags, unscored sites), other chains, "
+        "ligands, water. Residues and positions: structure_map.tsv.",
+        f"Written by esm1v-scan {__version__}; provenance: results/provenance/provenance.yaml.",
+    ]
+    return out
+
+
+def write_structure(structure, path: str | Path, header=()) -> None:
+    """PDB or mmCIF by the name; ``header``: paragraphs of free text written as REMARK 6 lines
+    (PDB), or as comment lines and a ``_database_PDB_remark`` item (mmCIF), before the atoms."""
     path = Path(path)
-    writer = MMCIFIO() if _is_cif(path) else PDBIO()
+    cif = _is_cif(path)
+    writer = MMCIFIO() if cif else PDBIO()
     writer.set_structure(structure)
     tmp = path.with_name(f".{path.name}.tmp")
     writer.save(str(tmp))
+    if header:
+        text = tmp.read_text()
+        lines = [line for par in header for line in textwrap.wrap(
+            par, 78 if cif else 69, break_long_words=False, break_on_hyphens=False)]
+        if cif:  # after the data_ line: comments, then the same text as a remark item
+            first, rest = text.split("\n", 1)
+            comments = "".join(f"# {line}\n" for line in lines)
+            item = (f"_database_PDB_remark.id {REMARK}\n_database_PDB_remark.text\n;"
+                    + "\n".join(lines) + "\n;\n#\n")
+            text = f"{first}\n{comments}#\n{item}{rest}"
+        else:
+            text = "".join(f"REMARK {REMARK:3d} {line}\n" for line in lines) + text
+        tmp.write_text(text)
     tmp.replace(path)
 
 
@@ -446,10 +494,11 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame, outdir,
-                  stamp: str = "") -> list[str]:
+                  stamp: str = "", models=()) -> list[str]:
     """Write structure.pdb/.cif, structure.defattr, structure.pml and structure_map.tsv from a
     positions table (columns position, mean_score). ``stamp``: a line heading the attribute file
-    and the script (the random-weights stamp). Returns the mismatch warnings."""
+    and the script (the random-weights stamp), and named in the structure's header
+    (:func:`header_text`, with the ``models`` averaged). Returns the mismatch warnings."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     structure = read_structure(spec.path)
@@ -461,6 +510,6 @@ def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame
                                            lineterminator="\n")
     _write_text(outdir / "structure.defattr", defattr_text(cm, scores, stamp))
     _write_text(outdir / "structure.pml", pml_text(name, cm, scores, stamp))
-    write_structure(structure, outdir / name)
+    write_structure(structure, outdir / name, header_text(stamp, models))
     return [f"{spec.path}: chain {cm.chain} differs from the sequence at {m}"
             for m in cm.mismatches(protein.sequence)]

@@ -20,9 +20,11 @@ with rule_script(snakemake) as log:
     protein = next(p for p in read_sequences_table(snakemake.input.sequences) if p.id == spec.id)
     rows = protein_rows(read_parquet(snakemake.input.ensemble, protein.name))[protein.name]
     positions = positions_table(rows, snakemake.params.offset)
-    stamp = RANDOM_STAMP if random_weights(read_jobs(snakemake.input.jobs)) else ""
+    jobs = read_jobs(snakemake.input.jobs)
+    stamp = RANDOM_STAMP if random_weights(jobs) else ""
+    models = [job["model"] for job in jobs]
     for warning in write_outputs(spec, protein, positions, Path(snakemake.output.map).parent,
-                                 stamp):
+                                 stamp, models):
         console_warning(log, warning)
     log.info("%s: chain %s of %s, %d positions scored", spec.id, spec.chain, spec.path,
              len(positions))
