@@ -86,6 +86,9 @@ FORMS = {
                                       "MKTGGSAAALRWKWEECYFPDN"),
     "p.[Lys12_Glu13insTrp;Lys12Arg]": ("inframe_insertion", "p.[Lys12_Glu13insTrp;Lys12Arg]",
                                        "MKTGSAAALRWRWEECYFPDN"),
+    "p.[Gly4dup;Arg10Cys]": ("duplication", "p.[Gly4dup;Arg10Cys]", "MKTGGSAAALCWKEECYFPDN"),
+    "p.[Lys2del;Ala7=;Lys12_Glu13delinsTrpAla]": ("delins", "p.[Lys2del;Ala7=;Lys12_Glu13delinsTrpAla]",
+                                                "MTGSAAALRWWAECYFPDN"),
     "p.[Arg10Cys;Trp11Ter]": ("stop_gained", "p.[Arg10Cys;Trp11Ter]", "MKTGSAAALC"),
 }
 

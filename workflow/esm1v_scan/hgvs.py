@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .errors import InputError
 from .fasta import AMINO_ACIDS
@@ -268,6 +269,10 @@ _GRAMMAR = {"three": _grammar(_R3), "one": _grammar(_R1)}
 #: A three-letter code (a capital and two small letters that do not start a keyword: the one-letter
 #: ``Cfs``, ``Kdel``, ``Qext`` are not codes).
 _THREE_LETTER = re.compile(r"[A-Z](?!del|ins|dup|fs|ext)[a-z]{2}")
+_SUBSTITUTION1 = re.compile(r"([A-Z])(-?\d+)([A-Z*])")
+_ONE_REF = frozenset(THREE) - {"*"}
+_TER_TAIL = re.compile(r"(fs|ext)Ter")
+_CODE3 = re.compile(_R3)
 _PREFIX = re.compile(r"(?P<ref>[A-Za-z0-9][^:\s\[\]]*):(?P<body>p\..*)")
 _LEGACY = re.compile(r"[A-Za-z]-?\d+[A-Za-z*]")
 _ACCESSION = re.compile(r"[A-Za-z][\w.|()-]{3,}")
@@ -322,7 +327,8 @@ def _parse(text: str) -> tuple[str | None, tuple[Edit, ...]]:
         if any(not p for p in parts):
             raise _Bad("an empty change between ':'")
         edits = [_edit(p.upper() if _LEGACY.fullmatch(p) else p, len(parts) > 1) for p in parts]
-    _no_overlap(edits)
+    if len(edits) > 1:
+        _no_overlap(edits)
     return reference, tuple(edits)
 
 
@@ -337,6 +343,7 @@ def _unwrap(body: str) -> str:
     return body
 
 
+@lru_cache(maxsize=1 << 16)  # multi-mutant lists repeat their single changes many times
 def _edit(text: str, name_it: bool = False) -> Edit:
     """One change; an error names it when the variant has several."""
     try:
@@ -348,8 +355,12 @@ def _edit(text: str, name_it: bool = False) -> Edit:
 
 
 def _read_edit(text: str) -> Edit:
+    quick = _SUBSTITUTION1.fullmatch(text)  # A25G, the bulk of deep mutational scans
+    if quick and quick.group(1) in _ONE_REF and quick.group(3) in THREE:
+        wt, number, mt = quick.group(1), int(quick.group(2)), quick.group(3)
+        return Edit(SUBSTITUTION, number, wt, number, wt, mt)
     # a three-letter code anywhere (the Ter of fsTer23 / extTer17 does not tell the style)
-    style = "three" if _THREE_LETTER.search(re.sub(r"(fs|ext)Ter", r"\1*", text)) else "one"
+    style = "three" if _THREE_LETTER.search(_TER_TAIL.sub(r"\1*", text)) else "one"
     location, rest_re = _GRAMMAR[style]
     if ";" in text:
         raise _Bad("';' joins changes inside p.[...;...] only "
@@ -436,7 +447,7 @@ def _read_edit(text: str) -> Edit:
 
 def _three_codes(text: str) -> str:
     out = []
-    for code in re.findall(r"[A-Z][a-z]{2}|\*", text):
+    for code in _CODE3.findall(text):
         if code not in ONE and code != "*":
             raise _Bad(f"'{code}' is not an amino-acid code")
         out.append(ONE.get(code, "*"))
