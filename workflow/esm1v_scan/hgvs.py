@@ -116,7 +116,6 @@ SUBSTITUTION, DELETION, INSERTION, DELINS, DUPLICATION = (
     "substitution", "deletion", "insertion", "delins", "duplication")
 FRAMESHIFT, EXTENSION, UNKNOWN = "frameshift", "extension", "unknown"
 _APPLICABLE = frozenset({SUBSTITUTION, DELETION, INSERTION, DELINS, DUPLICATION})
-_RANGES = frozenset({DELETION, DELINS, DUPLICATION})  # may span start_end; insertion must
 _EDIT_TYPE = {
     DELETION: "inframe_deletion", INSERTION: "inframe_insertion", DELINS: "delins",
     DUPLICATION: "duplication", FRAMESHIFT: "frameshift", EXTENSION: "stop_lost",
