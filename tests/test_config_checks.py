@@ -5,7 +5,7 @@ import torch
 import yaml
 
 from conftest import MODELS, REPO, run_workflow
-from esm1v_scan.config import check_device, validate
+from esm1v_scan.config import check_device, check_long_windows, validate
 from esm1v_scan.errors import InputError
 from esm1v_scan.fasta import Protein
 from esm1v_scan.models import load_model
@@ -69,6 +69,40 @@ def test_offsets_are_the_default_offset_of_a_validated_variant_list():
     proteins = [Protein(i, i, "MKV") for i in "abc"]
     specs = specs_from_config(config["variants"], proteins, "in.fasta", config["offsets"])
     assert {k: s.offset for k, s in specs.items()} == {"a": 24, "b": 5, "c": 7}
+
+
+def test_proteingym_windows_need_the_local_backend_and_masked_marginals():
+    config = {"device": "cpu"}
+    validate(config, SCHEMA)
+    assert config["long_windows"] == "esm1v-scan" and config["bootstrap"] == 1000
+    check_long_windows(config)
+    for ok in ({"long_windows": "proteingym"},
+               {"backend": "biolm", "long_windows": "esm1v-scan"},
+               {"strategy": "wt-marginals", "long_windows": "esm1v-scan"}):
+        check_long_windows({**config, **ok})
+    with pytest.raises(InputError) as err:
+        check_long_windows({**config, "backend": "biolm", "long_windows": "proteingym"})
+    assert str(err.value) == (
+        "config key 'long_windows' is proteingym but backend is biolm: BioLM's API wraps every "
+        "item in BOS/EOS, so its windows cannot be ProteinGym's; use backend: local, or "
+        "long_windows: esm1v-scan")
+    with pytest.raises(InputError, match="^config key 'long_windows' is proteingym but strategy is "
+                                         "wt-marginals: ProteinGym's windows are defined for "
+                                         "masked-marginals only"):
+        check_long_windows({**config, "strategy": "wt-marginals", "long_windows": "proteingym"})
+    assert error_of({**DEFAULTS, "long_windows": "optimal"}) == (
+        "config key 'long_windows': 'optimal' is not one of ['esm1v-scan', 'proteingym']")
+
+
+@pytest.mark.slow
+def test_workflow_with_biolm_and_proteingym_windows_stops_at_parse_time(base_config, tmp_path):
+    wd = tmp_path / "run"
+    proc = run_workflow(wd, {**base_config, "backend": "biolm", "long_windows": "proteingym"},
+                        check=False)
+    assert proc.returncode != 0
+    err = proc.stdout + proc.stderr
+    assert "esm1v-scan: config key 'long_windows' is proteingym but backend is biolm" in err
+    assert "Traceback" not in err and not (wd / "results").exists()
 
 
 def no_gpu():

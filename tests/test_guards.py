@@ -56,9 +56,10 @@ LONG = Protein("long", "long", SEQ)  # 76 residues: longer than the 40-residue w
 
 
 def _settings(tiny_dir, model=0, precision="fp32", fast=True, strategy="masked-marginals",
-              window=1022):
+              window=1022, long_windows="esm1v-scan"):
     loaded = load_model(MODELS[model], tiny_dir, offline=True)
-    scorer = LocalScorer(loaded, device="cpu", precision=precision, fast=fast, max_residues=window)
+    scorer = LocalScorer(loaded, device="cpu", precision=precision, fast=fast, max_residues=window,
+                         long_windows=long_windows)
     key = cache_key(**cache_parts(scorer, LONG, strategy, window))
     return key, scorer.score(SEQ, strategy)["log_prob"].to_numpy()
 
@@ -71,6 +72,7 @@ CHANGES = {
     "checkpoint": {"model": 1},
     "fast path in bf16": ({"precision": "bf16"}, {"precision": "bf16", "fast": False}),
     "fast path in fp16": ({"precision": "fp16"}, {"precision": "fp16", "fast": False}),
+    "ProteinGym's windows": ({"window": 40}, {"window": 40, "long_windows": "proteingym"}),
 }
 
 
@@ -85,9 +87,9 @@ def test_cache_key_covers_every_setting_that_changes_the_numbers(tiny_dir, chang
 
 def test_settings_that_do_not_change_the_numbers_share_the_cache(tiny_dir):
     """fp32's fast path equals fair-esm's forward to 1e-5, and a window longer than the protein
-    changes nothing: the same entry serves both."""
+    changes nothing, whichever long_windows: the same entry serves both."""
     key, scores = _settings(tiny_dir)
-    for other in ({"fast": False}, {"window": 500}):
+    for other in ({"fast": False}, {"window": 500}, {"long_windows": "proteingym"}):
         key_b, scores_b = _settings(tiny_dir, **other)
         np.testing.assert_allclose(scores_b, scores, atol=1e-5, rtol=0)
         assert key_b == key

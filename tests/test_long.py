@@ -2,11 +2,12 @@
 on a synthetic 2,500-residue protein with the tiny model (max_positions 1024, like ESM-1v)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.planning import blend_weights, window_bounds, wt_windows
+from esm1v_scan.planning import blend_weights, masked_window, proteingym_window, window_bounds, wt_windows
 from esm1v_scan.scoring import LocalScorer
 
 L = 2500
@@ -119,3 +120,98 @@ def test_smaller_context_setting_uses_smaller_windows(tiny_model, max_residues):
     assert scorer.forward_passes == len(windows)
     s, e = windows[0]
     np.testing.assert_allclose(lp[5], _window_log_probs(tiny_model, seq[s:e])[5], atol=1e-5)
+
+
+# -- long_windows: proteingym (ProteinGym's masked-marginal windows) ------------------------------
+def _proteingym_reference(loaded, sequence, site, model_window):
+    """ProteinGym's masked marginal of one site, as its compute_fitness.py computes it
+    (masked-marginals, --scoring-window optimal), written here independently of esm1v_scan: the
+    whole sequence tokenised by fair-esm (BOS + residues + EOS), token ``site`` masked, then, when
+    the string is longer than the model's window, the slice of get_optimal_window: the first
+    ``model_window`` tokens for a token in the first half-window, the last ``model_window`` for one
+    in the last half-window, else half a window on each side of it. One plain forward per site.
+    Returns (20 log-probabilities in AMINO_ACIDS order, the score mt - wt of each)."""
+    alphabet = loaded.alphabet
+    _, _, toks = alphabet.get_batch_converter()([("s", sequence)])
+    toks[0, site] = alphabet.mask_idx
+    n = toks.shape[1]
+    half = model_window // 2
+    lo, hi = 0, n
+    if n > model_window:
+        if site < half:
+            lo, hi = 0, model_window
+        elif site >= n - half:
+            lo, hi = n - model_window, n
+        else:
+            lo, hi = max(0, site - half), min(n, site + half)
+    with torch.no_grad():
+        lp = torch.log_softmax(loaded.model.eval()(toks[:, lo:hi])["logits"], dim=-1)[0, site - lo]
+    aa = [alphabet.get_idx(a) for a in AMINO_ACIDS]
+    wt = alphabet.get_idx(sequence[site - 1])
+    return lp[aa].numpy(), (lp[aa] - lp[wt]).numpy()
+
+
+def _region_sites(length, max_residues):
+    """Both ends, the middle, and both sides of the two boundaries between ProteinGym's three
+    regions (start window, centred windows, end window): token t = site, half = (W + 2) // 2."""
+    half = (max_residues + 2) // 2
+    n = length + 2
+    return sorted({1, 2, half - 1, half, length // 2, n - half - 1, n - half, length - 1, length})
+
+
+@pytest.mark.parametrize("length,max_residues,fast", [
+    (300, 100, True), (300, 100, False),  # even window: 102 tokens
+    (257, 61, True),                      # odd window: 63 tokens, centred windows of 62
+    (1400, 1022, True),                   # ESM-1v's context: 1,024 tokens
+])
+def test_proteingym_windows_equal_proteingym_reference(tiny_model, length, max_residues, fast):
+    seq = LONG[:length]
+    sites = _region_sites(length, max_residues)
+    scorer = LocalScorer(tiny_model, device="cpu", max_residues=max_residues, fast=fast,
+                         long_windows="proteingym")
+    table = scorer.score(seq, positions=sites)
+    got_lp = table["log_prob"].to_numpy().reshape(len(sites), 20)
+    got_score = table["score"].to_numpy().reshape(len(sites), 20)
+    default = LocalScorer(tiny_model, device="cpu", max_residues=max_residues, fast=fast)
+    plain = default.score(seq, positions=sites)["score"].to_numpy().reshape(len(sites), 20)
+    differ = 0
+    for row, site in enumerate(sites):
+        lp, score = _proteingym_reference(tiny_model, seq, site, max_residues + 2)
+        np.testing.assert_allclose(got_lp[row], lp, atol=1e-5, rtol=0, err_msg=f"site {site}")
+        np.testing.assert_allclose(got_score[row], score, atol=1e-5, rtol=0, err_msg=f"site {site}")
+        differ += not np.allclose(plain[row], score, atol=1e-4)
+    # the default windows (always BOS/EOS) give other numbers at most of these sites
+    assert differ >= len(sites) // 2
+
+
+def test_proteingym_window_regions_literal():
+    # 1,400 residues, 1,024 tokens: 1,402 tokens in all, half a window = 512 tokens
+    assert proteingym_window(1, 1400, 1022) == (0, 1024)        # BOS + residues 1-1023
+    assert proteingym_window(511, 1400, 1022) == (0, 1024)
+    assert proteingym_window(512, 1400, 1022) == (0, 1024)      # token 512: centred, starts at 0
+    assert proteingym_window(513, 1400, 1022) == (1, 1025)      # residues 1-1024, no BOS
+    assert proteingym_window(889, 1400, 1022) == (377, 1401)    # last centred: no EOS
+    assert proteingym_window(890, 1400, 1022) == (378, 1402)    # last 1,023 residues + EOS
+    assert proteingym_window(1400, 1400, 1022) == (378, 1402)
+    assert proteingym_window(7, 1022, 1022) == (0, 1024)        # fits: the whole string
+    # the token slice and the masked site's index in it, for both kinds
+    assert masked_window(700, 1400, 1022, "proteingym") == (188, 1212, False)
+    assert masked_window(700, 1400, 1022) == (189, 1211, True)  # residues 189-1210 in BOS/EOS
+    assert masked_window(5, 300, 1022, "proteingym") == (0, 302, False)
+    assert masked_window(5, 300, 1022) == (1, 301, True)
+
+
+def test_proteingym_windows_change_nothing_for_proteins_that_fit(tiny_model):
+    seq = LONG[:60]
+    a = LocalScorer(tiny_model, device="cpu", max_residues=60).score(seq)
+    b = LocalScorer(tiny_model, device="cpu", max_residues=60, long_windows="proteingym").score(seq)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_proteingym_windows_refuse_wt_marginals_of_long_proteins(tiny_model):
+    scorer = LocalScorer(tiny_model, device="cpu", max_residues=100, long_windows="proteingym")
+    with pytest.raises(ValueError, match="long_windows: proteingym is defined for masked marginals only"):
+        scorer.score(LONG[:300], strategy="wt-marginals")
+    assert len(scorer.score(LONG[:100], strategy="wt-marginals")) == 2000  # fits: one pass
+    with pytest.raises(ValueError, match="long_windows must be one of"):
+        LocalScorer(tiny_model, device="cpu", long_windows="optimal")

@@ -73,3 +73,22 @@ def check_device(config: dict, jobs_run_here: bool, cuda=cuda_available) -> None
             "config key 'device' is cuda but torch sees no CUDA GPU on this machine; use "
             "device: auto or cpu, or run the jobs on GPU nodes (e.g. --profile profiles/slurm)"
         )
+
+
+def check_long_windows(config: dict) -> None:
+    """``long_windows: proteingym`` needs what it reproduces: ProteinGym's windows are cut out of
+    the local model's whole token string, for masked marginals."""
+    if config.get("long_windows", "esm1v-scan") == "esm1v-scan":
+        return
+    if config.get("backend", "local") != "local":
+        raise InputError(
+            f"config key 'long_windows' is {config['long_windows']} but backend is "
+            f"{config['backend']}: BioLM's API wraps every item in BOS/EOS, so its windows cannot "
+            "be ProteinGym's; use backend: local, or long_windows: esm1v-scan"
+        )
+    if config.get("strategy", "masked-marginals") != "masked-marginals":
+        raise InputError(
+            f"config key 'long_windows' is {config['long_windows']} but strategy is "
+            f"{config['strategy']}: ProteinGym's windows are defined for masked-marginals only; "
+            "use strategy: masked-marginals, or long_windows: esm1v-scan"
+        )

@@ -29,6 +29,59 @@ def window_bounds(site: int, length: int, max_residues: int) -> tuple[int, int]:
     return start, start + max_residues
 
 
+#: config ``long_windows``: how a masked site of a protein longer than ``max_residues`` gets its
+#: context (:func:`masked_window`). Proteins that fit are run whole either way.
+LONG_WINDOWS = ("esm1v-scan", "proteingym")
+
+
+def proteingym_window(site: int, length: int, max_residues: int) -> tuple[int, int]:
+    """0-based half-open slice of the token string BOS + protein + EOS (``length + 2`` tokens)
+    that ProteinGym's ESM scoring (``compute_fitness.py``, masked marginals, ``--scoring-window
+    optimal``, rule ``get_optimal_window`` of ``proteingym/utils/scoring_utils.py``) runs for the
+    masked residue ``site`` (1-based; its token index is ``site``, BOS being token 0).
+
+    The model takes ``max_residues + 2`` tokens (1,024 for ESM-1v). With ``half`` = that // 2: a
+    site whose token lies in the first ``half`` tokens gets the first window (BOS and the first
+    1,023 residues), one in the last ``half`` tokens the last window (the last 1,023 residues and
+    EOS), any other the ``2 * half`` tokens from ``half`` before it (1,024 residues, neither BOS
+    nor EOS). The whole string when it fits.
+    """
+    n_tokens = length + 2
+    context = max_residues + 2
+    if n_tokens <= context:
+        return 0, n_tokens
+    half = context // 2
+    if site < half:
+        return 0, context
+    if site >= n_tokens - half:
+        return n_tokens - context, n_tokens
+    return site - half, site + half
+
+
+def masked_window(site: int, length: int, max_residues: int,
+                  long_windows: str = "esm1v-scan") -> tuple[int, int, bool]:
+    """The tokens a masked pass for 1-based ``site`` runs on, as ``(start, end, wrapped)``: the
+    slice ``start:end`` of the protein's token string BOS + residues + EOS, with a BOS put before
+    and an EOS after it when ``wrapped``. The masked site is token ``site - start + wrapped`` of
+    the window.
+
+    - ``esm1v-scan``: the residues of :func:`window_bounds` (``max_residues`` centred on the site,
+      clamped at the ends), always wrapped in BOS/EOS, as BioLM's API and fair-esm's
+      ``predict.py`` run a sequence.
+    - ``proteingym``: :func:`proteingym_window`, cut out of the whole token string, never
+      wrapped: BOS only at the protein's start, EOS only at its end.
+
+    Proteins of at most ``max_residues`` get the whole string, the same for both.
+    """
+    if long_windows == "proteingym":
+        start, end = proteingym_window(site, length, max_residues)
+        return start, end, False
+    if long_windows != "esm1v-scan":
+        raise ValueError(f"long_windows must be one of {LONG_WINDOWS}, got {long_windows!r}")
+    start, end = window_bounds(site, length, max_residues)
+    return start + 1, end + 1, True
+
+
 def wt_windows(length: int, max_residues: int) -> list[tuple[int, int]]:
     """0-based half-open windows that wt-marginals runs on a protein longer than the context.
 
@@ -146,8 +199,11 @@ def sites_for(protein: Protein, strategy: str, wanted: list[int] | None = None) 
 
 
 def mask_plan(
-    shards: list[Shard], strategy: str, max_residues: int, positions: dict[str, list[int]] | None = None
+    shards: list[Shard], strategy: str, max_residues: int, positions: dict[str, list[int]] | None = None,
+    long_windows: str = "esm1v-scan",
 ) -> pd.DataFrame:
+    """One row per sequence; ``long_windows`` names the windows of the sequences longer than
+    ``max_residues`` (empty for those that fit: they are run whole)."""
     rows = []
     for shard in shards:
         for p in shard.proteins:
@@ -162,6 +218,7 @@ def mask_plan(
                     "positions": format_ranges(sites),
                     "masked_inputs": len(sites) if strategy == "masked-marginals" else 0,
                     "window": min(p.length, max_residues),
+                    "long_windows": long_windows if p.length > max_residues else "",
                 }
             )
     return pd.DataFrame(rows)

@@ -109,7 +109,7 @@ def job_record(backend, *, model: str, shard: str, backend_name: str, strategy: 
         rec["checkpoint"] = {"source": loaded.source, "sha256": _sha_of(loaded.identity)}
         if loaded.source and Path(loaded.source).is_file():
             rec["checkpoint"]["size"] = Path(loaded.source).stat().st_size
-    for attr in ("device", "precision", "batch_size", "endpoint"):
+    for attr in ("device", "precision", "batch_size", "endpoint", "long_windows"):
         if getattr(backend, attr, None) is not None:
             value = getattr(backend, attr)
             rec[attr] = device_description(value) if attr == "device" else value

@@ -22,13 +22,19 @@ log = logging.getLogger(__name__)
 
 def cache_parts(backend, protein: Protein, strategy: str, window: int) -> dict:
     """What a cache entry is keyed on (see :mod:`esm1v_scan.cache`)."""
-    return {
+    parts = {
         "backend": backend.identity,
         "strategy": strategy,
         # the window only changes the numbers of proteins longer than it
         "window": window if protein.length > window else None,
         "sequence_sha256": protein.sha256,
     }
+    # ProteinGym's windows (config long_windows) give other numbers than the default ones for
+    # those proteins: their own key part (absent for the default, so existing entries stay valid)
+    long_windows = getattr(backend, "long_windows", "esm1v-scan")
+    if long_windows != "esm1v-scan" and protein.length > window:
+        parts["long_windows"] = long_windows
+    return parts
 
 
 def score_protein(backend, protein: Protein, strategy: str, positions: list[int], cache: ScoreCache,

@@ -32,7 +32,7 @@ from .fast import FastMaskedLM
 from .fast import supports as fast_supports
 from .fasta import AMINO_ACIDS
 from .models import LoadedModel
-from .planning import blend_weights, window_bounds, wt_windows
+from .planning import LONG_WINDOWS, blend_weights, masked_window, wt_windows
 from .progress import Progress  # noqa: F401  (re-exported: scorers take one)
 from .tables import score_table
 
@@ -61,9 +61,15 @@ class LocalScorer:
         precision: str = "fp32",
         max_residues: int | None = None,
         fast: bool = True,
+        long_windows: str = "esm1v-scan",
     ):
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if long_windows not in LONG_WINDOWS:
+            raise ValueError(f"long_windows must be one of {LONG_WINDOWS}, got {long_windows!r}")
+        #: masked-marginal windows of proteins longer than max_residues
+        #: (:func:`esm1v_scan.planning.masked_window`); part of the score cache's key for them
+        self.long_windows = long_windows
         self.loaded = loaded
         self.name = loaded.name
         self.device = resolve_device(device)
@@ -146,23 +152,28 @@ class LocalScorer:
         """Log-probabilities over the whole vocabulary at each masked position: (n, V).
 
         positions are 1-based; default all. Sequences longer than the context are scored on a
-        window of ``max_residues`` centred on each site (clamped at the ends).
+        window around each site, as ``long_windows`` says
+        (:func:`~esm1v_scan.planning.masked_window`): ``esm1v-scan``, ``max_residues`` residues
+        centred on the site (clamped at the ends) in BOS/EOS; ``proteingym``, ProteinGym's
+        ``max_residues + 2`` tokens cut out of BOS + protein + EOS.
         """
         L = len(sequence)
         positions = list(range(1, L + 1)) if positions is None else [int(p) for p in positions]
         full = self.tokens(sequence)
         out = np.empty((len(positions), len(self.alphabet.all_toks)), dtype=np.float32)
         # group sites by window so each batch holds equal-length copies
-        groups: dict[tuple[int, int], list[int]] = {}
+        groups: dict[tuple[int, int, bool], list[int]] = {}
         for row, pos in enumerate(positions):
-            groups.setdefault(window_bounds(pos, L, self.max_residues), []).append(row)
-        for (start, end), rows in groups.items():
-            # window residues start..end-1 (0-based) -> tokens start+1..end, with BOS/EOS
-            base = torch.cat([full[:1], full[start + 1 : end + 1], full[-1:]])
+            key = masked_window(pos, L, self.max_residues, self.long_windows)
+            groups.setdefault(key, []).append(row)
+        for (start, end, wrapped), rows in groups.items():
+            # tokens start..end-1 of BOS + protein + EOS, wrapped in BOS/EOS of their own or not
+            base = torch.cat([full[:1], full[start:end], full[-1:]]) if wrapped else full[start:end]
             # as few batches as the batch size allows, of equal size (300 by <= 217 -> 2 x 150)
-            n_batches = -(-len(rows) // self._batch_size_for(end - start))
+            n_batches = -(-len(rows) // self._batch_size_for(len(base) - 2))
             for chunk in np.array_split(np.asarray(rows), n_batches):
-                at = torch.tensor([positions[r] - start for r in chunk])  # token index in window
+                # the masked site's token index in the window
+                at = torch.tensor([positions[r] - start + wrapped for r in chunk])
                 batch = base.repeat(len(chunk), 1)
                 batch[torch.arange(len(chunk)), at] = self.alphabet.mask_idx
                 out[chunk] = self._log_probs(batch, at).numpy()
@@ -182,6 +193,10 @@ class LocalScorer:
         p(wt) is therefore the same weighted mean of the windows' scores.
         """
         L = len(sequence)
+        if self.long_windows != "esm1v-scan" and L > self.max_residues:
+            raise ValueError(f"long_windows: {self.long_windows} is defined for masked marginals "
+                             f"only; wt-marginals of a protein longer than {self.max_residues} "
+                             "residues takes long_windows: esm1v-scan")
         full = self.tokens(sequence)
         windows = wt_windows(L, self.max_residues)
         weights = blend_weights(windows, L)

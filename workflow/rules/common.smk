@@ -144,6 +144,7 @@ _checked(
 )
 _checked(_check_models)
 _checked(_check_backend)
+_checked(config_checks.check_long_windows, config)
 PROTEINS = _checked(fasta.read_fasta, config["sequences"])
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]

@@ -37,6 +37,7 @@ rule score:
         precision=config["precision"],
         batch_size=config["batch_size"],
         max_residues=config["max_residues"],
+        long_windows=config["long_windows"],
         cache_dir=config["cache_dir"],
         weights_lock=config["weights_lock"],
         biolm=biolm_params(),

@@ -29,6 +29,7 @@ rule plan_masks:
         strategy=config["strategy"],
         shard_residues=config["shard_residues"],
         max_residues=config["max_residues"],
+        long_windows=config["long_windows"],
         positions=variant_positions(),
     script:
         "../scripts/plan_masks.py"

@@ -14,6 +14,7 @@ with rule_script(snakemake) as log:
     proteins = read_sequences_table(snakemake.input[0])
     # sequences with a mutation list: only the sites their variants touch (FASTA id -> '3,7-9')
     positions = {seq_id: parse_ranges(ranges) for seq_id, ranges in dict(p.positions).items()}
-    plan = mask_plan(assign_shards(proteins, p.shard_residues), p.strategy, p.max_residues, positions)
+    plan = mask_plan(assign_shards(proteins, p.shard_residues), p.strategy, p.max_residues, positions,
+                     p.long_windows)
     write_table(plan, snakemake.output[0])
     log.info("%d masked inputs per model in %d shards", plan["masked_inputs"].sum(), plan["shard"].nunique())

@@ -39,7 +39,7 @@ with rule_script(snakemake) as log:
             locked = verify(p.weights_lock, model, checkpoint)
         loaded = load_model(model, p.model_dir, p.offline)
         backend = LocalScorer(loaded, p.device, p.batch_size, p.precision, p.max_residues,
-                              fast=p.fast_path)
+                              fast=p.fast_path, long_windows=p.long_windows)
         log.info("model %s from %s on %s (%s, %s forward, %d threads)", model, loaded.source,
                  backend.device, p.precision, "fast" if backend.fast is not None else "plain",
                  snakemake.threads)
