@@ -69,6 +69,13 @@ def test_variants_evaluation_and_report(tmp_path, base_config):
     assert ev.loc["ensemble", "n"] == 7
     assert ev.loc["ensemble", "spearman"] == pytest.approx(spearmanr(out.loc[measured, "score_ensemble"], dms).statistic, abs=1e-6)
     assert ev.loc[MODELS[1], "spearman"] == pytest.approx(spearmanr(out.loc[measured, f"score_{MODELS[1]}"], dms).statistic, abs=1e-6)
+    # ProteinGym's other metrics: no binary label in this list, so auc and mcc are empty; 7
+    # variants are too few for a top 10% (ndcg); the top-10% recall and the standard errors exist
+    assert ev["auc"].isna().all() and ev["mcc"].isna().all() and ev["ndcg"].isna().all()
+    top = dms >= np.percentile(dms, 90)
+    x = out.loc[measured, "score_ensemble"]
+    assert ev.loc["ensemble", "top10_recall"] == (top & (x >= np.percentile(x, 90))).sum() / top.sum()
+    assert (ev["spearman_se"] > 0).all() and (ev["top10_recall_se"] >= 0).all()
     assert (wd / f"results/{UBQ}/scatter.png").read_bytes()[:4] == b"\x89PNG"
     assert "<svg" in (wd / f"results/{UBQ}/scatter.svg").read_text()
     assert not (wd / "results/tiny_2/variants.tsv").exists()
@@ -87,6 +94,8 @@ def test_variants_evaluation_and_report(tmp_path, base_config):
     page = base64.b64decode(uri.split("base64,", 1)[1]).decode()
     assert f"<td>{ev.loc['ensemble', 'spearman']:.4f}</td>" in page
     assert "<td>ensemble</td>" in page
+    assert f"auc and mcc are empty: the variant list of {UBQ} has no binary label" in page
+    assert "Standard errors (&lt;metric&gt;_se): 1000 bootstrap resamples of the variants, seed 0." in page
 
     # a rerun does nothing; a new site is the only one scored (the rest comes from the cache)
     again = run_workflow(wd, config)

@@ -34,6 +34,8 @@ from .fasta import AMINO_ACIDS, Protein, check_known_id
 
 #: The experimental column used when none is configured and the file has it (ProteinGym).
 DEFAULT_SCORE_COLUMN = "DMS_score"
+#: The binary label (auc, mcc) used when neither bin_column nor cutoff is configured (ProteinGym).
+DEFAULT_BIN_COLUMN = "DMS_score_bin"
 #: Cells of the experimental column read as "not measured" (the row is left out of the evaluation).
 MISSING = frozenset({"", "na", "nan", "n/a", "none", "null"})
 #: Columns the workflow adds to the input rows.
@@ -42,7 +44,7 @@ ENSEMBLE_COLUMN = "score_ensemble"
 #: wild type, residue number, substitution, as the tables write them: ``H24C``, and with a
 #: negative offset (pro- and signal peptides numbered from 0 down) ``F-5A``, ``S0A``; no ``-0``
 _MUTATION = re.compile(r"^([A-Za-z])(-?[1-9][0-9]*|[0-9]+)([A-Za-z*])$")
-_SPEC_KEYS = ("path", "offset", "mutant_column", "score_column", "separator")
+_SPEC_KEYS = ("path", "offset", "mutant_column", "score_column", "separator", "bin_column", "cutoff")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class VariantSpec:
     mutant_column: str = "mutant"
     score_column: str | None = None  #: experimental values; None: DMS_score when present
     separator: str | None = None  #: None: tab for .tsv/.tab/.txt, comma otherwise
+    bin_column: str | None = None  #: binary label column; None: DMS_score_bin when present
+    cutoff: float | None = None  #: binary label = experimental value >= cutoff
 
     def as_params(self) -> dict:
         """A plain dict (for a rule's params)."""
@@ -82,6 +86,8 @@ class VariantList:
     score_column: str | None  #: the experimental column in use, if any
     experimental: np.ndarray | None  #: its values as floats (NaN = not measured)
     warnings: list[str] = field(default_factory=list)
+    #: the binary label of auc and mcc: {"column": name}, {"cutoff": value} or {} (none)
+    label: dict = field(default_factory=dict)
 
     @property
     def positions(self) -> list[int]:
@@ -108,6 +114,20 @@ def _spec(seq_id: str, value, where: str, default_offset: int = 1) -> VariantSpe
         raise InputError(f"variants for '{seq_id}': offset must be an integer, got {value['offset']!r}",
                          where) from None
     score = clean.get("score_column")
+    bin_column = clean.get("bin_column")
+    cutoff = clean.get("cutoff")
+    if bin_column is not None and cutoff is not None:
+        raise InputError(f"variants for '{seq_id}': give bin_column or cutoff, not both (the "
+                         "binary label is a column of the file, or experimental value >= cutoff)",
+                         where)
+    if cutoff is not None:
+        try:
+            cutoff = float(cutoff)
+        except (TypeError, ValueError):
+            cutoff = float("nan")
+        if not np.isfinite(cutoff):
+            raise InputError(f"variants for '{seq_id}': cutoff must be a number, got "
+                             f"{value['cutoff']!r}", where)
     return VariantSpec(
         id=seq_id,
         path=str(clean["path"]),
@@ -115,6 +135,8 @@ def _spec(seq_id: str, value, where: str, default_offset: int = 1) -> VariantSpe
         mutant_column=str(clean.get("mutant_column", "mutant")),
         score_column=None if score is None else str(score),
         separator=clean.get("separator"),
+        bin_column=None if bin_column is None else str(bin_column),
+        cutoff=cutoff,
     )
 
 
@@ -310,7 +332,65 @@ def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
     if score_column is None and DEFAULT_SCORE_COLUMN in df.columns:
         score_column = DEFAULT_SCORE_COLUMN
     experimental = None if score_column is None else experimental_values(df[score_column], file, score_column)
-    return VariantList(spec, df, rows, score_column, experimental, duplicate_warnings(rows, file))
+    label = binary_label_spec(spec, df, score_column, file)
+    label_values(label, df, experimental, file)  # checked now: a bad cell stops the run here
+    return VariantList(spec, df, rows, score_column, experimental, duplicate_warnings(rows, file),
+                       label)
+
+
+def binary_label_spec(spec: VariantSpec, df: pd.DataFrame, score_column: str | None,
+                      file: str) -> dict:
+    """The binary label of a list's evaluation (auc, mcc): ``{"column": bin_column}`` or
+    ``{"cutoff": cutoff}`` as configured, else ``{"column": "DMS_score_bin"}`` when the file has
+    that column, else ``{}`` (no label). A label needs experimental values to evaluate."""
+    if spec.bin_column is not None:
+        if spec.bin_column not in df.columns:
+            raise InputError(f"no column '{spec.bin_column}' (bin_column; columns found: "
+                             f"{', '.join(map(repr, list(df.columns)[:12]))})", file)
+        label = {"column": spec.bin_column}
+    elif spec.cutoff is not None:
+        label = {"cutoff": spec.cutoff}
+    elif DEFAULT_BIN_COLUMN in df.columns:
+        label = {"column": DEFAULT_BIN_COLUMN}
+    else:
+        return {}
+    if score_column is None and (spec.bin_column is not None or spec.cutoff is not None):
+        raise InputError(f"{'bin_column' if spec.bin_column is not None else 'cutoff'} is set "
+                         "but the file has no experimental values to evaluate (set score_column)",
+                         file)
+    return label
+
+
+def label_values(label: dict, table: pd.DataFrame, experimental: np.ndarray | None,
+                 file: str) -> np.ndarray | None:
+    """The binary label per row (1.0, 0.0, NaN = not measured), or None without one.
+    ``{"cutoff": c}``: 1 where the experimental value is >= c. ``{"column": name}``: the column's
+    cells, each 0 or 1 (empty or NA: not measured); anything else is an InputError naming the
+    row."""
+    if "cutoff" in label:
+        exp = np.asarray(experimental, dtype=float)
+        return np.where(np.isfinite(exp), (exp >= label["cutoff"]).astype(float), np.nan)
+    if "column" not in label:
+        return None
+    column = label["column"]
+    text = table[column].astype(str).str.strip()
+    missing = text.str.lower().isin(MISSING)
+    numbers = pd.to_numeric(text.where(~missing, None), errors="coerce")
+    bad = ~missing & ~numbers.isin([0, 1])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"row {i + 1}: the label {text.iloc[i]!r} in column '{column}' is not 0 or 1 "
+            f"({int(bad.sum())} such row(s); the binary label is 1 = functional, 0 = not; leave a "
+            "cell empty or NA for 'not measured')", file)
+    return numbers.to_numpy(dtype=float)
+
+
+def describe_label(label: dict, score_column: str | None) -> str:
+    """The label's definition in words, for evaluation.tsv: 'DMS_score_bin', '2500 >= -0.5'."""
+    if "cutoff" in label:
+        return f"{score_column} >= {label['cutoff']:g}"
+    return label.get("column", "")
 
 
 def _all_parsed(column: pd.Series):

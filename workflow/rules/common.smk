@@ -341,6 +341,11 @@ def experimental_column(wildcards):
     return VARIANT_LISTS[wildcards.name].score_column
 
 
+def variant_label(wildcards):
+    """The binary label of the list's auc/mcc: {"column": ...}, {"cutoff": ...} or {}."""
+    return VARIANT_LISTS[wildcards.name].label
+
+
 def structure_files(fmt):
     """Names of the proteins whose structure is written as structure.<fmt> (pdb or cif)."""
     return [n for n, file in STRUCTURE_FILES.items() if file == f"structure.{fmt}"]

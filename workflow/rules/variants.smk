@@ -1,6 +1,7 @@
 # Mutation lists: variant scores (sum of the single-site scores), and for lists with experimental
-# values Spearman's rho and a scatter plot. One small local job per sequence with a list: lists are
-# few and each job is quick, so a plain wildcard rule (restricted to those sequences) is simplest.
+# values ProteinGym's metrics (Spearman's rho, AUC, MCC, NDCG, top-10% recall) and a scatter
+# plot. One small local job per sequence with a list: lists are few and each job is quick, so a
+# plain wildcard rule (restricted to those sequences) is simplest.
 
 
 rule variants:
@@ -61,6 +62,8 @@ rule evaluate:
         "../../envs/base.yaml"
     params:
         experimental_column=experimental_column,
+        label=variant_label,
+        bootstrap=config["bootstrap"],
         models=MODELS,
     script:
         "../scripts/evaluate.py"

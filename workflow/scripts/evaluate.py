@@ -1,4 +1,5 @@
-"""rule evaluate: Spearman's rho of each model and the ensemble against experiment, scatter plot.
+"""rule evaluate: ProteinGym's metrics (Spearman's rho, AUC, MCC, NDCG, top-10% recall) of each
+model and the ensemble against experiment, with bootstrap standard errors; scatter plot.
 
 Random weights: from the scoring-job records, the rule's ``provenance`` input when it has one,
 else every results/provenance/jobs/*/*.json of this run.
@@ -11,11 +12,12 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 import pandas as pd
 
-from esm1v_scan.evaluation import evaluate, evaluation_html, plot_scatter
+from esm1v_scan.evaluation import BOOTSTRAP_SEED, evaluate, evaluation_html, plot_scatter
 from esm1v_scan.provenance import random_weights, read_jobs
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.tables import write_table
-from esm1v_scan.variants import ENSEMBLE_COLUMN, experimental_values
+from esm1v_scan.variants import (DEFAULT_BIN_COLUMN, ENSEMBLE_COLUMN, describe_label,
+                                 experimental_values, label_values)
 
 with rule_script(snakemake) as log:
     p = snakemake.params
@@ -27,14 +29,26 @@ with rule_script(snakemake) as log:
         log.warning("checkpoints are not the published ESM-1v weights: figures stamped")
     table = pd.read_csv(variants, sep="\t", dtype=str, keep_default_na=False)
     experiment = experimental_values(table[column], variants, column)
+    label = label_values(dict(p.label), table, experiment, variants)
     scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].astype(float)
     predictors = {m: f"score_{m}" for m in p.models} | {"ensemble": ENSEMBLE_COLUMN}
-    result = evaluate(scores, experiment, column, predictors)
+    result = evaluate(scores, experiment, column, predictors, label,
+                      describe_label(dict(p.label), column), p.bootstrap)
     write_table(result, snakemake.output.table)
+    notes = []
+    if label is None:
+        notes.append(f"auc and mcc are empty: the variant list of {name} has no binary label (no "
+                     f"column {DEFAULT_BIN_COLUMN}; give it bin_column: or cutoff: in the config's "
+                     "variants entry).")
+    notes.append(f"Standard errors (<metric>_se): {p.bootstrap} bootstrap resamples of the "
+                 f"variants, seed {BOOTSTRAP_SEED}." if p.bootstrap else
+                 "No standard errors: bootstrap is 0.")
     with open(snakemake.output.html, "w") as fh:
-        fh.write(evaluation_html(result, f"{name}: Spearman's rho against '{column}'"))
+        fh.write(evaluation_html(result, f"{name}: ESM-1v against '{column}'", notes))
     plot_scatter(scores[ENSEMBLE_COLUMN], experiment, [snakemake.output.png, snakemake.output.svg],
                  title=f"{name}: ESM-1v ensemble against experiment", ylabel=f"experiment: {column}",
                  random_weights=random)
     for row in result.itertuples():
-        log.info("%s: Spearman %.4f over %d variants", row.predictor, row.spearman, row.n)
+        log.info("%s: Spearman %.4f, AUC %.4f, MCC %.4f, NDCG %.4f, top-10%% recall %.4f over %d "
+                 "variants", row.predictor, row.spearman, row.auc, row.mcc, row.ndcg,
+                 row.top10_recall, row.n)
