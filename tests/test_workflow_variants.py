@@ -175,6 +175,26 @@ def test_long_protein_with_a_variant_list(tmp_path, base_config, tiny_dir):
     np.testing.assert_allclose(got[:4], [direct[s] for s in sites], atol=1e-5)
     assert got[4] == pytest.approx(direct[1] + direct[2500], abs=1e-5)
 
+    # long_windows: proteingym in the same folder and score cache: the sites are scored again on
+    # ProteinGym's windows (computed here from its rule: 1,024 tokens cut out of BOS + protein +
+    # EOS), not served from the cache entries of the default windows
+    run_workflow(wd, {**config, "long_windows": "proteingym"})
+    plan = pd.read_csv(wd / "results/mask_plan.tsv", sep="\t")
+    assert plan["long_windows"].tolist() == ["proteingym"]
+    pg = pd.read_csv(wd / "results/long_1/variants.tsv", sep="\t")[f"score_{models[0]}"].tolist()
+    _, _, full = alphabet.get_batch_converter()([("p", seq)])
+    for row, s in enumerate(sites):
+        toks = full.clone()
+        toks[0, s] = alphabet.mask_idx
+        lo = 0 if s < 512 else (L + 2 - 1024 if s >= L + 2 - 512 else s - 512)
+        with torch.no_grad():
+            lp = torch.log_softmax(loaded.model.eval()(toks[:, lo:lo + 1024])["logits"][0, s - lo], -1)
+        expected = float(lp[alphabet.get_idx(subs[s])] - lp[alphabet.get_idx(seq[s - 1])])
+        assert pg[row] == pytest.approx(expected, abs=1e-5), s
+        assert abs(pg[row] - direct[s]) > 1e-4, s  # the default windows gave another number
+    log = (wd / f"logs/score/{models[0]}/shard0001.log").read_text()
+    assert "long_1: scored 4 positions (0 from cache)" in log
+
     # wt-marginals on the same long protein: four window passes, scores at the same sites
     wt_config = {**config, "strategy": "wt-marginals"}
     wd2 = tmp_path / "run_wt"
