@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from .ensemble import PROTEIN_KEYS
 from .interactive import write_heatmap_html
+from .io import atomic_path
 from .plotting import heatmap as draw_heatmap
 from .summaries import add_residue_columns, matrix_table, offset_for, positions_table
 from .tables import read_table, write_table
@@ -84,22 +85,19 @@ def with_residues(table: pd.DataFrame, offsets: dict | None) -> pd.DataFrame:
 def collect(paths, out) -> int:
     """Concatenate shard tables into one Parquet file, one row group per shard, streaming (one
     shard in memory at a time). Returns the rows written."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     rows = 0
     writer = None
-    try:
-        for path in paths:
-            table = pq.read_table(path)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table, row_group_size=max(table.num_rows, 1))
-            rows += table.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        pq.write_table(pa.table({}), tmp)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:  # a full disk leaves no partial file, and names ``out``
+        try:
+            for path in paths:
+                table = pq.read_table(path)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table, row_group_size=max(table.num_rows, 1))
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pq.write_table(pa.table({}), tmp)
     return rows

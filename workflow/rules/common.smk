@@ -144,7 +144,12 @@ _checked(
 )
 _checked(_check_models)
 _checked(_check_backend)
-PROTEINS = _checked(fasta.read_fasta, config["sequences"])
+# lines that are not UTF-8 are read as Windows-1252, with a warning naming them
+PROTEINS = _checked(
+    fasta.read_fasta,
+    config["sequences"],
+    warn=lambda message: logger.warning(f"esm1v-scan: warning: {message}"),
+)
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
