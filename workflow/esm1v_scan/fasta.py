@@ -202,10 +202,10 @@ def decode_text(data: bytes, file: str, warn: Callable[[str], None] | None = Non
     return "\n".join(lines)
 
 
-def read_text(path: str | Path, warn: Callable[[str], None] | None = None) -> str:
-    """The text of a FASTA file, plain or gzip/bgzip-compressed (told by its magic bytes, not its
-    name), decoded by :func:`decode_text` (UTF-8; Windows-1252 lines with a warning to ``warn``).
-    Any other binary file is an InputError saying what it looks like."""
+def read_input_bytes(path: str | Path, binary: str = "", damaged: str = "") -> bytes:
+    """The bytes of an input file, gunzipped when it is gzip/bgzip (told by its magic bytes, not
+    its name). A damaged gzip file or any other binary file is an InputError naming the file and
+    saying what it looks like; ``binary`` and ``damaged`` head those two messages."""
     path, file = Path(path), str(path)
     if not path.exists():
         raise InputError("file not found", file)
@@ -217,14 +217,20 @@ def read_text(path: str | Path, warn: Callable[[str], None] | None = None) -> st
                 data = fh.read()
         except (OSError, EOFError, zlib.error) as err:
             reason = " ".join(str(err).split()) or type(err).__name__
-            raise InputError(f"a damaged or truncated gzip file ({reason})", file) from None
+            raise InputError(f"{damaged}a damaged or truncated gzip file ({reason})", file) from None
         where = "inside the gzip file, "
     else:
         data, where = path.read_bytes(), ""
     what = sniff_binary(data[:512])
     if what:
-        raise InputError(f"not a FASTA file: {where}this looks like {what}", file)
-    return decode_text(data, file, warn)
+        raise InputError(f"{binary}{where}this looks like {what}", file)
+    return data
+
+
+def read_text(path: str | Path, warn: Callable[[str], None] | None = None) -> str:
+    """The text of a FASTA file, plain or gzip/bgzip-compressed (:func:`read_input_bytes`),
+    decoded by :func:`decode_text` (UTF-8; Windows-1252 lines with a warning to ``warn``)."""
+    return decode_text(read_input_bytes(path, binary="not a FASTA file: "), str(path), warn)
 
 
 def read_fasta(path: str | Path, max_length: int | None = None,
