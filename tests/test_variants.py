@@ -244,6 +244,38 @@ def test_evaluate_table_and_html():
     assert "<td>0.8000</td>" in html and "x &lt;y&gt;" in html
 
 
+@pytest.mark.parametrize("jobs, stamped", [
+    ([{"published_esm1v": True}, {"published_esm1v": False}], True),  # one random model is enough
+    ([{"published_esm1v": True}, {"published_esm1v": True}], False),  # the real weights
+    ([{}], False),  # a record from before the check: counts as published
+    ([], False),  # no records: unknown, not stamped
+])
+def test_evaluation_page_carries_the_random_weights_stamp_like_the_figures(tmp_path, jobs, stamped):
+    """evaluation.html says "random weights - not ESM-1v" exactly when the scoring jobs' records
+    say so (as the scatter plot, the heatmaps and the summary do), above the table and in the
+    page title; the real weights' page has no trace of it."""
+    import json
+    from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
+
+    paths = []
+    for k, job in enumerate(jobs):
+        paths.append(tmp_path / f"job{k}.json")
+        paths[-1].write_text(json.dumps(job))
+    random = random_weights(read_jobs(paths))  # what rule evaluate reads
+    ev = evaluate(pd.DataFrame({"score_ensemble": [1, 3, 2, 4]}), np.array([1.0, 2.0, 3.0, 4.0]),
+                  "DMS_score", {"ensemble": "score_ensemble"})
+    html = evaluation_html(ev, "P1: Spearman's rho", random)
+    assert "<td>0.8000</td>" in html
+    body = html.split("<body>", 1)[1]
+    if stamped:
+        assert RANDOM_STAMP == "random weights - not ESM-1v"
+        assert f"<p class='stamp'>{RANDOM_STAMP.upper()}</p>" in body
+        assert body.index(RANDOM_STAMP.upper()) < body.index("<table")  # read before the numbers
+        assert f"<title>{RANDOM_STAMP.upper()}: P1: Spearman&#x27;s rho</title>" in html
+    else:
+        assert "random" not in html.lower() and "not esm-1v" not in html.lower()
+
+
 def test_scatter_is_written_and_byte_reproducible(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=300)

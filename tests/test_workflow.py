@@ -78,6 +78,17 @@ def test_end_to_end_outputs(tmp_path, base_config, tiny_dir):
     out = again.stdout + again.stderr
     assert table.read_bytes() == before
     assert "localrule protein_files_shard0001:" in out and "rule score:" not in out
+    # ... as long as the shard's tables exist: with one of them gone too, that model's scoring job
+    # runs again and takes every score from the score cache (README, "Proteome scale")
+    table.unlink()
+    (wd / f"results/shards/shard0001/scores/{MODELS[3]}.parquet").unlink()
+    again = run_workflow(wd, base_config)
+    out = again.stdout + again.stderr
+    assert table.read_bytes() == before
+    assert out.count("rule score:") == 1
+    log = (wd / f"logs/score/{MODELS[3]}/shard0001.log").read_text()
+    assert "tiny_2: all 22 positions from cache" in log
+    assert "2 cache hits, 0 scored, 0 forward passes" in log
 
 
 def test_dry_run_lists_one_scoring_job_per_model(tmp_path, base_config):

@@ -87,6 +87,7 @@ def test_variants_evaluation_and_report(tmp_path, base_config):
     page = base64.b64decode(uri.split("base64,", 1)[1]).decode()
     assert f"<td>{ev.loc['ensemble', 'spearman']:.4f}</td>" in page
     assert "<td>ensemble</td>" in page
+    assert "<p class='stamp'>RANDOM WEIGHTS - NOT ESM-1V</p>" in page  # tiny checkpoints: stamped
 
     # a rerun does nothing; a new site is the only one scored (the rest comes from the cache)
     again = run_workflow(wd, config)

@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from .plotting import RC, SCORE_NAMES, save_figure, titled  # noqa: E402
+from .provenance import RANDOM_STAMP  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +55,20 @@ def evaluate(table: pd.DataFrame, experimental: np.ndarray, experimental_column:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def evaluation_html(evaluation: pd.DataFrame, title: str) -> str:
-    """The evaluation table as a small self-contained HTML page (shown inline in the report)."""
+def evaluation_html(evaluation: pd.DataFrame, title: str, random_weights: bool = False) -> str:
+    """The evaluation table as a small self-contained HTML page (shown inline in the report);
+    stamped :data:`~esm1v_scan.provenance.RANDOM_STAMP` (in the title and above the table) when
+    the scores come from random weights, as the figures and the summary page are."""
     shown = evaluation.assign(spearman=evaluation["spearman"].map(lambda v: f"{v:.4f}"))
     table = shown.to_html(index=False, border=0, na_rep="NaN", escape=True)
+    head = f"{RANDOM_STAMP.upper()}: {title}" if random_weights else str(title)
+    stamp = f"<p class='stamp'>{escape(RANDOM_STAMP.upper())}</p>\n" if random_weights else ""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
-        f"{escape(str(title))}</title>\n<style>body{{font-family:sans-serif}}"
+        f"{escape(head)}</title>\n<style>body{{font-family:sans-serif}}"
         "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ccc;"
-        "text-align:right}</style></head>\n<body>\n"
-        f"<h3>{escape(str(title))}</h3>\n{table}\n</body></html>\n"
+        "text-align:right}.stamp{color:#b2182b;font-weight:bold}</style></head>\n<body>\n"
+        f"{stamp}<h3>{escape(str(title))}</h3>\n{table}\n</body></html>\n"
     )
 
 

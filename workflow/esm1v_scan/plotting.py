@@ -5,12 +5,13 @@ grouped by physico-chemical property, a per-position track on top, one linear co
   log) on a linear, symmetric diverging scale centred on 0: red = less likely than the wild type,
   blue = more likely, white = as likely. The scale is clipped at +-L, where L is the
   :data:`CLIP_PERCENTILE` th percentile of |score| over the scored substitutions (wild type
-  excluded), or a fixed ``limit``; the colourbar states L and the rule, and shows arrows when
-  cells lie beyond it.
+  excluded), or a fixed ``limit``; every row has its own colourbar, which states L and the rule,
+  and shows arrows when cells lie beyond it.
 - Rows: :data:`AA_ORDER`, in the groups of :data:`AA_GROUPS` (separated by white lines, named on
   the left).
 - x: every column labelled with its wild-type residue; residue numbers (in the user's numbering:
-  number = position + offset - 1) below, every 10th and at the start of each run of sites.
+  number = position + offset - 1) below the letters, every 10th and at the start of each run of
+  sites; their tick marks start under the letters (:data:`NUMBERS_AT`), never across them.
   Non-adjacent sites (a variant list) are separated by a hatched gap.
 - Track: ``mean_score``, the mean of the value over the 19 substitutions of each position.
 - Proteins longer than ``row_width`` wrap into rows of equal length (+-1); each row's panel is
@@ -61,6 +62,8 @@ CMAP = plt.get_cmap("RdBu").with_extremes(bad="#c8c8c8")
 # layout, inches
 CELL_W, CELL_H = 0.11, 0.10
 LEFT, RIGHT, TRACK_H, TRACK_GAP, LABELS_H, ROW_GAP = 1.0, 1.25, 0.42, 0.05, 0.42, 0.18
+WT_FONT, WT_PAD = 6.5, 1.5  # wild-type letters under the matrix, points
+NUMBERS_AT = 11.0  # points below the matrix: the residue numbers' tick marks start under the letters
 SHORT_RUN = 5  # runs of at most this many sites have every site numbered
 GAP_UNITS = 0.8  # width of the break between non-adjacent sites, in cells
 
@@ -168,7 +171,7 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
         fig.text(LEFT / fig_w, 1 - (0.14 + 0.17 * (wrapped.count("\n") + 1)) / fig_h, key,
                  ha="left", va="top", fontsize=6, color="#333333")
         t_lim = track_limits(track)
-        first = None
+        beyond = int(np.sum(np.abs(subs[np.isfinite(subs)]) > lim))
         for r, (idx, xs, gaps) in enumerate(rows):
             top = fig_h - head - r * row_h
             box = lambda y0, h, w=widths[r]: [LEFT / fig_w, y0 / fig_h, w / fig_w, h / fig_h]  # noqa: E731
@@ -176,11 +179,13 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
             ax = fig.add_axes(box(top - TRACK_H - TRACK_GAP - matrix_h, matrix_h), label=f"matrix{r}")
             draw_matrix(ax, mat, idx, xs, gaps, positions, wt, offset, norm)
             draw_track(ax_t, track, idx, xs, gaps, norm, t_lim)
-            first = first or ax
+            # every row its own colour scale, all at the same x: a reader of row 9 of a long
+            # protein needs no scrolling back to the first row
+            draw_colourbar(fig, ax, LEFT + max(widths), norm, lim, limit, beyond, fig_w, fig_h,
+                           label=f"colourbar{r}")
         numbers = [c for c in ax.child_axes if c.get_label() == "numbers"][0]
         xlabel = f"wild-type residue and residue number (first residue = {offset})"
         numbers.set_xlabel(xlabel if widths[-1] > 3.5 else xlabel.replace(" (", "\n("), labelpad=2)
-        draw_colourbar(fig, first, norm, lim, limit, subs, value, fig_w, fig_h)
         save_figure(fig, outputs, tight=False)
     return fig
 
@@ -211,8 +216,8 @@ def draw_matrix(ax, mat, idx, xs, gaps, positions, wt, offset, norm) -> None:
         ax.scatter(*zip(*wt_xy), s=4, c="black", linewidths=0, zorder=3)
     ax.set_xlim(-0.5, xs[-1] + 0.5)
     ax.set_ylim(19.5, -0.5)
-    ax.set_xticks(xs, [wt[i] for i in idx], fontsize=6.5)
-    ax.tick_params(axis="x", length=0, pad=1.5)
+    ax.set_xticks(xs, [wt[i] for i in idx], fontsize=WT_FONT)
+    ax.tick_params(axis="x", length=0, pad=WT_PAD)
     ax.set_yticks(range(20), list(AA_ORDER), fontsize=6.5)
     ax.tick_params(axis="y", length=0, pad=2)
     numbered = set()
@@ -220,9 +225,11 @@ def draw_matrix(ax, mat, idx, xs, gaps, positions, wt, offset, norm) -> None:
         numbered.update(idx[k] for k in (run if len(run) <= SHORT_RUN else run[:1]))
     shown = [(x, positions[i] + offset - 1) for i, x in zip(idx, xs)
              if i in numbered or (positions[i] + offset - 1) % 10 == 0]
-    numbers = ax.secondary_xaxis("bottom")
+    # the numbers' own axis sits below the wild-type letters, so its tick marks never cross them
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-NUMBERS_AT, units="points")
+    numbers = ax.secondary_xaxis(0.0, transform=below)
     numbers.set_xticks([x for x, _ in shown], [str(n) for _, n in shown], rotation=90, fontsize=5.5)
-    numbers.tick_params(length=2.5, pad=9, width=0.5, color="#666666")
+    numbers.tick_params(length=2.5, pad=1, width=0.5, color="#666666")
     numbers.spines["bottom"].set_visible(False)
     numbers.set_label("numbers")
     for b in np.cumsum([len(aas) for _, aas in AA_GROUPS])[:-1]:
@@ -256,11 +263,11 @@ def draw_track(ax, track, idx, xs, gaps, norm, t_lim) -> None:
         ax.spines[side].set_visible(False)
 
 
-def draw_colourbar(fig, ax, norm, lim, fixed, subs, value, fig_w, fig_h) -> None:
-    """Vertical linear colourbar right of the first row, its clipping stated in its label."""
+def draw_colourbar(fig, ax, right, norm, lim, fixed, beyond, fig_w, fig_h, label) -> None:
+    """Vertical linear colourbar beside the matrix ``ax`` (its left edge 0.22 inch right of
+    ``right``, inches from the figure's left), its clipping stated above it."""
     pos = ax.get_position()
-    cax = fig.add_axes([pos.x1 + 0.22 / fig_w, pos.y0, 0.12 / fig_w, pos.height], label="colourbar")
-    beyond = int(np.sum(np.abs(subs[np.isfinite(subs)]) > lim))
+    cax = fig.add_axes([(right + 0.22) / fig_w, pos.y0, 0.12 / fig_w, pos.height], label=label)
     cbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=CMAP), cax=cax,
                         extend="both" if beyond else "neither")
     ticks = np.linspace(-lim, lim, 5)

@@ -32,7 +32,7 @@ with rule_script(snakemake) as log:
     result = evaluate(scores, experiment, column, predictors)
     write_table(result, snakemake.output.table)
     with open(snakemake.output.html, "w") as fh:
-        fh.write(evaluation_html(result, f"{name}: Spearman's rho against '{column}'"))
+        fh.write(evaluation_html(result, f"{name}: Spearman's rho against '{column}'", random))
     plot_scatter(scores[ENSEMBLE_COLUMN], experiment, [snakemake.output.png, snakemake.output.svg],
                  title=f"{name}: ESM-1v ensemble against experiment", ylabel=f"experiment: {column}",
                  random_weights=random)
