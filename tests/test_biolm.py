@@ -373,3 +373,24 @@ def test_a_bad_base_url_is_one_clear_line():
     with pytest.raises(BiolmError, match=r"BioLM esm1v-all: cannot send to biolm.ai/api/v3/esm1v-all/predict/: "
                                          r"Invalid URL"):
         scorer.score("MKV")
+
+
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_a_stop_signal_in_the_job_starts_no_further_request(standin, tmp_path, in_flight):
+    """SIGTERM or Ctrl-C raises in the scoring job's main thread (esm1v_scan.scripting.Stopped,
+    KeyboardInterrupt) while requests are in flight: it propagates, no queued batch is sent
+    afterwards (the pool does not drain its queue), and what came is cached."""
+    from esm1v_scan.scripting import Stopped
+
+    class StopAfterFirst:
+        def update(self, n):
+            raise Stopped(15)
+
+    cache = tmp_path / "responses"
+    scorer = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, cache, max_in_flight=in_flight,
+                                                         endpoint="per-model"), labels=LABELS)
+    with pytest.raises(Stopped):
+        scorer.score(SEQ, progress=StopAfterFirst())
+    # one batch answered, then at most the ones in flight or just picked up: not all 16
+    assert 1 <= standin.requests <= in_flight + 1, standin.requests
+    assert len(list(cache.glob("??/*.json"))) == 5 * standin.requests

@@ -121,6 +121,19 @@ def _checked(fn, *args, **kwargs):
         raise WorkflowError(f"esm1v-scan: {err}") from None
 
 
+# The config file (DEFAULT_CONFIG, workflow/Snakefile), its syntax checked before Snakemake reads it:
+# a tab or a syntax error is one line naming the file, line and column, where Snakemake's own
+# message names none of them. A module given `config:` reads no config file (Snakemake skips the
+# directive). Files given with --configfile are read by Snakemake before this code runs.
+if not getattr(workflow.modifier, "skip_configfile", False) and os.path.exists(
+    DEFAULT_CONFIG
+):
+    _checked(config_checks.check_config_file, DEFAULT_CONFIG)
+
+
+configfile: DEFAULT_CONFIG
+
+
 def _check_models():
     if config["backend"] != "local":
         return

@@ -139,22 +139,28 @@ class BiolmScorer:
         with ThreadPoolExecutor(max_workers=int(self.settings.max_in_flight),
                                 thread_name_prefix="biolm") as pool:
             futures = {pool.submit(self._run, job, b, blocking): b for b in pending}
-            for fut in as_completed(futures):
-                try:
-                    done = fut.result()
-                except (Cancelled, CancelledError):
-                    continue
-                except BaseException as err:  # first failure: stop the rest, keep what came
-                    if error is None:
-                        error = err
-                        self.stop.set()
-                        for f in futures:
-                            f.cancel()
-                    continue
-                if done is None:
-                    deferred.append(futures[fut])
-                elif progress:
-                    progress.update(done)
+            try:
+                for fut in as_completed(futures):
+                    try:
+                        done = fut.result()
+                    except (Cancelled, CancelledError):
+                        continue
+                    except BaseException as err:  # first failure: stop the rest, keep what came
+                        if error is None:
+                            error = err
+                            self.stop.set()
+                            for f in futures:
+                                f.cancel()
+                        continue
+                    if done is None:
+                        deferred.append(futures[fut])
+                    elif progress:
+                        progress.update(done)
+            except BaseException:  # SIGTERM/Ctrl-C in this thread: start no further request
+                self.stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
         return deferred, error
 
     def _run(self, job: _Job, batch: list[int], blocking: bool) -> int | None:
