@@ -201,7 +201,10 @@ class BiolmClient:
         try:
             return _Try(results=parse_results(payload, request.endpoint, request.n_items))
         except BadResponse as err:
-            return _Try(problem=f"answer breaks the API contract: {err}")
+            at = ""
+            if err.item is not None and 0 <= err.item < len(request.positions):
+                at = f" at position {request.positions[err.item]}"
+            return _Try(problem=f"answer breaks the API contract{at}: {err}")
 
     def _server_fault(self, resp, request: _Request) -> _Try:
         """429/5xx: retryable, unless the server asks to wait longer than MAX_RETRY_AFTER_S."""
