@@ -4,10 +4,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from contextlib import contextmanager
 
 from .errors import InputError
+
+#: set to "1" by the rules (rules/common.smk) when Snakemake prints a failed job's log itself
+#: (--show-failed-logs): an error line in the log is then shown once, not again on the console
+FAILED_LOGS_SHOWN_ENV = "ESM1V_SCAN_FAILED_LOGS_SHOWN"
 
 
 @contextmanager
@@ -22,7 +27,7 @@ def rule_script(snakemake):
         yield logging.getLogger(f"esm1v_scan.{snakemake.rule}")
     except InputError as err:
         print(f"esm1v-scan: {err}", file=stream, flush=True)
-        if stream is not sys.__stderr__:
+        if stream is not sys.__stderr__ and os.environ.get(FAILED_LOGS_SHOWN_ENV) != "1":
             print(f"esm1v-scan: {err}", file=sys.__stderr__, flush=True)
         sys.exit(1)
     finally:

@@ -269,8 +269,14 @@ class BiolmClient:
                 self._wait_to_retry(request, outcome, attempt)
         raise BiolmError(
             f"BioLM {endpoint}: {request.where}: no valid answer after {attempts} attempts "
-            f"(last: {self.scrub(outcome.problem)}). Answers fetched so far are cached: rerun to resume"
+            f"(last: {self.scrub(outcome.problem)}){self._resume_hint()}"
         )
+
+    def _resume_hint(self, when: str = "") -> str:
+        """What a rerun will reuse: only with a response cache on disk are answers kept."""
+        if not self.settings.response_cache:
+            return ""
+        return f". Answers fetched so far are cached: rerun {when}to resume"
 
     def _request(self, endpoint, items, label, positions) -> _Request:
         positions = list(positions) if positions is not None else list(range(1, len(items) + 1))
@@ -338,7 +344,7 @@ class BiolmClient:
         if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
             raise BiolmError(
                 f"BioLM {request.endpoint}: {request.where}: {problem}; the server asks to wait "
-                f"{retry_after:.0f} s (quota?); stopped. Answers fetched so far are cached: rerun later to resume"
+                f"{retry_after:.0f} s (quota?); stopped{self._resume_hint('later ')}"
             )
         return _Try(problem=problem, retry_after=retry_after, rate_limited=resp.status_code == 429)
 
