@@ -118,9 +118,11 @@ class _Deadline:
 
 
 def _shutdown(sock) -> None:
+    """Shut the connection down under whatever reads it (for TLS, the plain socket beneath: the
+    reading thread's TLS layer then sees the end of the stream)."""
     try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except (OSError, ValueError):  # already closed
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, ValueError, TypeError):  # already closed, or not a socket
         pass
 
 
