@@ -57,6 +57,10 @@ def _end_by(signum: int) -> None:  # pragma: no cover - ends the process
     os.kill(os.getpid(), signum)
     sys.exit(128 + signum)  # if the default action did not end the process
 
+#: set to "1" by the rules (rules/common.smk) when Snakemake prints a failed job's log itself
+#: (--show-failed-logs): an error line in the log is then shown once, not again on the console
+FAILED_LOGS_SHOWN_ENV = "ESM1V_SCAN_FAILED_LOGS_SHOWN"
+
 
 @contextmanager
 def rule_script(snakemake):
@@ -104,13 +108,17 @@ def _stop(stream, line: str) -> None:
 
 
 def _say(stream, line: str) -> None:
-    """Print ``line`` to the rule's log and to the console."""
-    for out in [stream] if stream is sys.__stderr__ else [stream, sys.__stderr__]:
-        if out is None:
-            continue
+    """Print ``line`` to the rule's log, and to the console unless Snakemake shows the failed
+    job's log itself (:data:`FAILED_LOGS_SHOWN_ENV`) and the log took the line."""
+    console = stream is not sys.__stderr__ and os.environ.get(FAILED_LOGS_SHOWN_ENV) != "1"
+    try:
+        print(line, file=stream, flush=True)
+    except OSError:  # a log on the full disk: the console gets the line
+        console = stream is not sys.__stderr__
+    if console and sys.__stderr__ is not None:
         try:
-            print(line, file=out, flush=True)
-        except OSError:  # a log on the full disk: the console gets the line
+            print(line, file=sys.__stderr__, flush=True)
+        except OSError:
             pass
 
 

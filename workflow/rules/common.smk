@@ -85,6 +85,12 @@ if _git_source is not None and not hasattr(_git_source, "hosted_repo"):
         LocalGitFile.join = _join_path
 sys.path.insert(0, str(ESM1V_SCAN_HOME))
 os.environ.update({"ESM1V_SCAN_HOME": str(ESM1V_SCAN_HOME)})
+# Whether this Snakemake prints a failed job's log (show-failed-logs, on in both profiles): then a
+# rule script's one-line error is in that log only, not also on the console (esm1v_scan.scripting).
+_shows_logs = getattr(
+    getattr(workflow, "output_settings", None), "show_failed_logs", False
+)
+os.environ.update({"ESM1V_SCAN_FAILED_LOGS_SHOWN": "1" if _shows_logs else "0"})
 _loaded = sys.modules.get("esm1v_scan")
 if _loaded is not None and Path(_loaded.__file__).parent.parent != ESM1V_SCAN_HOME:
     raise WorkflowError(
