@@ -66,9 +66,16 @@ def test_proteingym_list_multi_mutants_are_sums_per_model_and_ensemble(tmp_path)
     np.testing.assert_array_equal(vl.experimental, [0.5, -1.2, np.nan, 2.0])
     tables, ens = _site_tables(vl.positions)
     out = score_variants(vl, ens, MODELS)
-    # the input rows are kept verbatim, then one column per model and the ensemble
+    # the input rows are kept verbatim, then one column per model and the ensemble, then what
+    # each variant is and how it was scored
     assert list(out.columns) == ["mutant", "DMS_score", "note", "score_m1", "score_m2", "score_m3",
-                                 "score_ensemble"]
+                                 "score_ensemble", "hgvs_p", "variant_type", "scoring",
+                                 "score_per_residue_delta"]
+    assert out["hgvs_p"].tolist() == ["p.Ile3Val", "p.Lys6Arg", "p.[Ile3Val;Lys6Arg]",
+                                      "p.[Leu8Pro;Thr9Ala;Gly10Ser]"]
+    assert out["variant_type"].tolist() == ["missense", "missense", "multi_missense", "multi_missense"]
+    assert set(out["scoring"]) == {"masked_marginals"}
+    assert out["score_per_residue_delta"].tolist() == out["score_ensemble"].tolist()
     assert out["DMS_score"].tolist() == ["0.5", "-1.2", "NA", "2"]
 
     def site(m, pos, mt):
@@ -131,8 +138,8 @@ def test_duplicates_are_kept_and_named(tmp_path):
         ("mutant\nA0G\n", {}, "row 1 (mutant 'A0G'): residue number 0 is before the sequence's first residue, numbered 1"),
         ("mutant\nI3V:G77A\n", {}, "row 1 (mutant 'I3V:G77A'): residue number 77 is beyond the sequence's last residue, numbered 76 (76 residues, first numbered 1)"),
         ("mutant\nI3V\nK7R\n", {}, "row 2 (mutant 'K7R'): wild-type mismatch at residue 7: the variant expects K, the sequence 'sp|P0CG48|UBC_HUMAN' has T"),
-        ("mutant\nI3V:I3A\n", {}, "row 1 (mutant 'I3V:I3A'): the same residue is mutated twice"),
-        ("mutant\nI3*\n", {}, "the substitution '*' is not one of the 20 amino acids"),
+        ("mutant\nI3V:I3A\n", {}, "row 1 (mutant 'I3V:I3A'): malformed mutation 'I3V:I3A': 'Ile3Val' and 'Ile3Ala' change the same residues"),
+        ("mutant\nI3X\n", {}, "row 1 (mutant 'I3X'): malformed mutation 'I3X': 'X' is not accepted (for a stop write * or Ter)"),
         ("mutant,DMS_score\nI3V,1.5\nK6R,high\n", {}, "row 2: the experimental value 'high' in column 'DMS_score' is not a number"),
         ("mutant,fit\nI3V,1\n", {"score_column": "fitness"}, "no column 'fitness' (score_column"),
         ("mutant\n", {}, "the variant file has no rows"),
