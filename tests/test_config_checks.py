@@ -64,7 +64,7 @@ def test_offsets_are_the_default_offset_of_a_validated_variant_list():
 
     config = {"variants": {"a": {"path": "a.csv"}, "b": {"path": "b.csv", "offset": 5},
                            "c": "c.csv"},
-              "offsets": {"a": 24, "b": 100, "c": 7}}
+              "offsets": {"a": 24, "c": 7}}
     validate(config, SCHEMA)
     proteins = [Protein(i, i, "MKV") for i in "abc"]
     specs = specs_from_config(config["variants"], proteins, "in.fasta", config["offsets"])

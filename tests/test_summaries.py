@@ -12,6 +12,7 @@ from esm1v_scan.fasta import AMINO_ACIDS, Protein
 from esm1v_scan.summaries import (
     add_residue_columns,
     matrix_table,
+    numbering,
     offset_for,
     offsets_from_config,
     positions_table,
@@ -51,13 +52,53 @@ def test_variant_offset_defaults_to_the_sequence_offset(tmp_path):
     specs = specs_from_config({"seq1": str(path)}, PROTS, offsets={"seq1": 23})
     assert specs["seq1"].offset == 23
     assert read_variants(specs["seq1"], PROTS[0]).positions == [2, 5]
-    # the list's own offset wins; no offsets: 1
-    assert specs_from_config({"seq1": {"path": str(path), "offset": 5}}, PROTS,
-                             offsets={"seq1": 23})["seq1"].offset == 5
+    # the list's own offset, equal to the sequence's; no offsets: 1
+    assert specs_from_config({"seq1": {"path": str(path), "offset": 23}}, PROTS,
+                             offsets={"seq1": 23})["seq1"].offset == 23
     assert specs_from_config({"seq1": str(path)}, PROTS)["seq1"].offset == 1
     sheet = tmp_path / "sheet.csv"
     sheet.write_text(f"id,path,offset\nseq1,{path},\n")
     assert specs_from_config(str(sheet), PROTS, offsets={"seq1": 23})["seq1"].offset == 23
+
+
+def test_a_variant_lists_offset_numbers_its_protein_everywhere(tmp_path):
+    """One protein, one numbering: a list's offset without config offsets numbers the protein's
+    tables too (variants.tsv said H24C while ensemble/matrix/positions said H1C)."""
+    path = tmp_path / "v.csv"
+    path.write_text("mutant\nH24C\nY27A\n")
+    specs = specs_from_config({"seq1": {"path": str(path), "offset": 23}}, PROTS)
+    offsets = numbering({}, specs)
+    assert offsets == {"seq1": 23}
+    ens = _ens()
+    vl = read_variants(specs["seq1"], PROTS[0])
+    listed = {str(m) for row in vl.mutations for m in row}
+    table = add_residue_columns(ens, offset_for(offsets, "seq1"))
+    assert listed <= set(table.mutant) and "H24C" in set(table.mutant)
+    assert matrix_table(ens, offset_for(offsets, "seq1")).residue.tolist() == [23, 24, 27]
+    assert positions_table(ens, offset_for(offsets, "seq1")).residue.tolist() == [23, 24, 27]
+    # config offsets is kept; a list with the default numbering adds nothing; seq2 stays at 1
+    assert numbering({"seq2": 7}, specs) == {"seq2": 7, "seq1": 23}
+    assert numbering({}, specs_from_config({"seq1": str(path)}, PROTS)) == {}
+    assert numbering({"seq1": 23}, specs_from_config({"seq1": str(path)}, PROTS,
+                                                     offsets={"seq1": 23})) == {"seq1": 23}
+
+
+def test_two_numberings_for_one_protein_is_one_line_error(tmp_path):
+    path = tmp_path / "v.csv"
+    path.write_text("mutant\nH24C\n")
+    with pytest.raises(InputError) as err:
+        specs_from_config({"seq1": {"path": str(path), "offset": 23}}, PROTS, "in.fasta",
+                          offsets={"seq1": 1})
+    assert str(err.value) == (
+        "config 'variants': two numberings for 'seq1': its variant list's offset is 23, config "
+        "'offsets' gives 1; a protein has one numbering (its tables, figures and list): give the "
+        "same number in both, or only one of them")
+    # a samples sheet is named as the list's source
+    sheet = tmp_path / "sheet.tsv"
+    sheet.write_text(f"id\tpath\toffset\nseq1\t{path}\t-4\n")
+    with pytest.raises(InputError, match=r"^.*sheet\.tsv: two numberings for 'seq1': its variant "
+                                         r"list's offset is -4, config 'offsets' gives 23; "):
+        specs_from_config(str(sheet), PROTS, offsets={"seq1": 23})
 
 
 def test_residue_and_mutant_columns():

@@ -50,7 +50,11 @@ def test_parse_mutant_formats():
     assert parse_mutant("A25G") == [("A", 25, "G")]
     assert parse_mutant(" a25g ") == [("A", 25, "G")]
     assert parse_mutant("A25G:K40R") == [("A", 25, "G"), ("K", 40, "R")]
-    for bad in ["A25", "25G", "A25GG", "AG", "A-1G", "A25G;K40R", ""]:
+    # negative numbers and 0 (pro- and signal peptides), as the tables write them
+    assert parse_mutant("F-5A:S0A") == [("F", -5, "A"), ("S", 0, "A")]
+    assert parse_mutant("a-12g") == [("A", -12, "G")]
+    for bad in ["A25", "25G", "A25GG", "AG", "A25G;K40R", "", "A-G", "A--1G", "A-0G", "A-01G",
+                "A+1G", "-1G", "A-1", "A1-G", "A 1G", "A\u0661G"]:
         with pytest.raises(ValueError):
             parse_mutant(bad)
     with pytest.raises(ValueError, match="not one of the 20"):
@@ -97,6 +101,41 @@ def test_offset_fair_esm_style(tmp_path):
     assert [m.site for row in vl.mutations for m in row] == [3, 2]
     assert [str(m) for row in vl.mutations for m in row] == ["I103V", "Q102L"]
     np.testing.assert_array_equal(vl.experimental, [1.0, 2.0])
+
+
+def test_negative_residue_numbers_round_trip(tmp_path):
+    """What the tables write, the reader reads: with offset -5 (ubiquitin's M1 numbered -5) the
+    ensemble's mutant column holds M-5A .. I0V .. G70A; read back as a variant list (offset -5)
+    every row lands on its own position, multi-mutants across 0 included."""
+    from esm1v_scan.outputs import with_residues
+    from esm1v_scan.tables import read_table, write_table
+
+    positions = [1, 5, 6, 7, 76]
+    _, ens = _site_tables(positions)
+    shard = ens.assign(name=UBQ.name, sequence_id=UBQ.id)
+    write_table(with_residues(shard, {UBQ.id: -5}), tmp_path / "ensemble.tsv")
+    written = read_table(tmp_path / "ensemble.tsv")
+    assert {"M-5A", "V-1A", "K0R", "T1A", "G70A"} <= set(written["mutant"])
+    multi = [f"{a}:{b}" for a, b in zip(written["mutant"][:20], written["mutant"][20:40])]
+    assert multi[0] == "M-5A:V-1A"
+    _write(tmp_path, "mutant\n" + "\n".join(list(written["mutant"]) + multi) + "\n")
+    vl = _read(tmp_path / "v.csv", offset=-5)
+    assert [m.site for row in vl.mutations[:len(written)] for m in row] == written["position"].tolist()
+    assert [m.number for row in vl.mutations[:len(written)] for m in row] == written["residue"].tolist()
+    assert [str(m) for row in vl.mutations for m in row][:len(written)] == written["mutant"].tolist()
+    assert vl.positions == positions
+    assert [(m.number, m.site) for m in vl.mutations[len(written)]] == [(-5, 1), (-1, 5)]
+    # numbers outside the numbering are still refused in one line
+    for text, message in [("M-6A", "residue number -6 is before the sequence's first residue, "
+                                   "numbered -5 (offset)"),
+                          ("G71A", "residue number 71 is beyond the sequence's last residue, "
+                                   "numbered 70 (76 residues, first numbered -5)"),
+                          ("M-05A", "malformed mutation 'M-05A'")]:
+        _write(tmp_path, f"mutant\nK0R\n{text}\n", name="bad.csv")
+        with pytest.raises(InputError) as err:
+            _read(tmp_path / "bad.csv", offset=-5)
+        assert str(err.value).startswith(f"{tmp_path / 'bad.csv'}: row 2 (mutant '{text}'): {message}")
+        assert "\n" not in str(err.value)
 
 
 def test_only_variant_sites_are_planned(tmp_path):

@@ -2,6 +2,7 @@
 variant scores, evaluation, report; bad variant input; a protein longer than the context."""
 
 import base64
+import json
 import re
 
 import numpy as np
@@ -172,3 +173,40 @@ def test_long_protein_with_a_variant_list(tmp_path, base_config, tiny_dir):
     wt = pd.read_csv(wd2 / "results/long_1/variants.tsv", sep="\t")
     assert np.isfinite(wt["score_ensemble"]).all()
     assert not np.allclose(wt[f"score_{models[0]}"], out[f"score_{models[0]}"], atol=1e-3)
+
+
+def test_a_lists_offset_is_its_proteins_numbering_everywhere(tmp_path, base_config):
+    """A list's offset without config offsets numbers its protein in every output (tables,
+    Parquet, heatmaps), negative numbers included; config offsets giving another number stops the
+    run at parse time in one line, leaving what was computed alone."""
+    # tiny_2 MKTAYIAKQRQISFVKSHFSRQ numbered from -5: M-5, Y-1, I0, A1, R4
+    vfile = tmp_path / "tiny2.csv"
+    vfile.write_text("mutant\nM-5A\nI0V\nA1G\nM-5A:I0V\nR4K\n")
+    config = {**base_config, "models": MODELS[:2],
+              "variants": {"tiny_2": {"path": str(vfile), "offset": -5}}}
+    wd = tmp_path / "run"
+    run_workflow(wd, config)
+    res = wd / "results/tiny_2"
+    assert pd.read_csv(res / "variants.tsv", sep="\t")["mutant"].tolist() == [
+        "M-5A", "I0V", "A1G", "M-5A:I0V", "R4K"]
+    ens = pd.read_csv(res / "ensemble.tsv", sep="\t")
+    assert sorted(ens["residue"].unique()) == [-5, 0, 1, 4]
+    assert {"M-5A", "I0V", "A1G", "R4K"} <= set(ens["mutant"])
+    assert pd.read_csv(res / "matrix.tsv", sep="\t")["residue"].tolist() == [-5, 0, 1, 4]
+    assert pd.read_csv(res / "positions.tsv", sep="\t")["residue"].tolist() == [-5, 0, 1, 4]
+    page = (res / "heatmap.html").read_text()
+    data = json.loads(re.search(r'<script type="application/json" id="data">(.*?)</script>',
+                                page, re.S).group(1))
+    assert data["residues"] == [-5, 0, 1, 4] and data["offset"] == -5
+    assert "first residue = -5" in (res / "heatmap.svg").read_text()
+    whole = pd.read_parquet(wd / "results/ensemble.parquet")
+    assert sorted(whole[whole.name == "tiny_2"]["residue"].unique()) == [-5, 0, 1, 4]
+    assert whole[whole.name == UBQ]["residue"].min() == 1  # the other protein keeps its own
+    before = {p: p.read_bytes() for p in sorted(res.iterdir()) if p.is_file()}
+
+    proc = run_workflow(wd, {**config, "offsets": {"tiny_2": 1}}, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert ("esm1v-scan: config 'variants': two numberings for 'tiny_2': its variant list's "
+            "offset is -5, config 'offsets' gives 1; a protein has one numbering") in out
+    assert {p: p.read_bytes() for p in sorted(res.iterdir()) if p.is_file()} == before

@@ -1,6 +1,7 @@
 """Residue numbering (config ``offsets``) and the per-sequence summary tables.
 
-``offsets`` maps a FASTA id to the residue number of its first residue (default 1). A residue's
+``offsets`` maps a FASTA id to the residue number of its first residue (default 1; a variant
+list's ``offset`` numbers its protein when ``offsets`` does not: :func:`numbering`). A residue's
 number is ``residue = position + offset - 1``; ``position`` stays the 1-based index into the
 sequence in every table.
 
@@ -45,6 +46,21 @@ def offsets_from_config(value, proteins: list[Protein], fasta_path: str = "the F
             raise InputError(f"offset for '{seq_id}' must be an integer, got {offset!r}",
                              "config 'offsets'")
         out[seq_id] = int(offset)
+    return out
+
+
+def numbering(offsets: dict[str, int], specs: dict) -> dict[str, int]:
+    """The run's one numbering: FASTA id -> residue number of its first residue, used by every
+    table and figure (non-default entries only; others are numbered from 1). A protein's entry in
+    config ``offsets`` (checked, :func:`offsets_from_config`), else the offset of its variant list
+    (``specs``: id -> :class:`esm1v_scan.variants.VariantSpec`, from
+    :func:`esm1v_scan.variants.specs_from_config` with the same ``offsets``, which refuses a list
+    whose offset differs from the protein's entry), so a list numbered from 24 numbers its
+    protein's tables from 24 too."""
+    out = dict(offsets)
+    for seq_id, spec in specs.items():
+        if seq_id not in out and int(spec.offset) != 1:
+            out[seq_id] = int(spec.offset)
     return out
 
 

@@ -72,7 +72,9 @@ REASONS = {
     "biolm": "indels need the local backend",
 }
 
-_MUTATION = re.compile(r"^([A-Za-z])(\d+)([A-Za-z*])$")
+#: wild type, residue number, substitution, as the tables write them: ``H24C``, and with a
+#: negative offset (pro- and signal peptides numbered from 0 down) ``F-5A``, ``S0A``; no ``-0``
+_MUTATION = re.compile(r"^([A-Za-z])(-?[1-9][0-9]*|[0-9]+)([A-Za-z*])$")
 _SPEC_KEYS = ("path", "offset", "mutant_column", "score_column", "separator")
 
 
@@ -230,7 +232,8 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
     """Config ``variants`` -> one spec per FASTA id. ``value`` is a mapping id -> path or
     {path, offset, mutant_column, score_column, separator}, or the path of a samples sheet.
     ``offsets`` (config ``offsets``, checked): a list without its own offset takes its
-    sequence's, else 1."""
+    sequence's, else 1; a list whose own offset differs from its sequence's entry in ``offsets``
+    is an InputError (one protein, one numbering: see :func:`esm1v_scan.summaries.numbering`)."""
     if not value:
         return {}
     where = "config 'variants'"
@@ -238,11 +241,19 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
         where = str(value)
         value = read_sheet(value)
     ids = dict.fromkeys(p.id for p in proteins)
+    offsets = offsets or {}
     specs = {}
     for seq_id, entry in value.items():
         seq_id = str(seq_id)
         check_known_id(seq_id, ids, "variants", where, fasta_path)
-        specs[seq_id] = _spec(seq_id, entry, where, int((offsets or {}).get(seq_id, 1)))
+        spec = _spec(seq_id, entry, where, int(offsets.get(seq_id, 1)))
+        if seq_id in offsets and spec.offset != int(offsets[seq_id]):
+            raise InputError(
+                f"two numberings for '{seq_id}': its variant list's offset is {spec.offset}, "
+                f"config 'offsets' gives {offsets[seq_id]}; a protein has one numbering (its "
+                "tables, figures and list): give the same number in both, or only one of them",
+                where)
+        specs[seq_id] = spec
     return specs
 
 
@@ -261,7 +272,8 @@ def _separator(path: Path, separator: str | None) -> str:
 
 
 def parse_mutant(text: str) -> list[tuple[str, int, str]]:
-    """'A25G:K40R' -> [('A', 25, 'G'), ('K', 40, 'R')]; ValueError with the reason if malformed."""
+    """'A25G:K40R' -> [('A', 25, 'G'), ('K', 40, 'R')], 'F-5A:S0A' -> [('F', -5, 'A'), ('S', 0, 'A')]
+    (what the tables' ``mutant`` column holds); ValueError with the reason if malformed."""
     text = str(text).strip()
     if not text:
         raise ValueError("empty mutant")
@@ -271,7 +283,7 @@ def parse_mutant(text: str) -> list[tuple[str, int, str]]:
         if not m:
             raise ValueError(
                 f"malformed mutation '{part}' (expected wild type, residue number, substitution, "
-                "like A25G; multi-mutants joined by ':')"
+                "like A25G or F-5A; multi-mutants joined by ':')"
             )
         wt, number, mt = m.group(1).upper(), int(m.group(2)), m.group(3).upper()
         if mt not in AMINO_ACIDS:

@@ -149,13 +149,13 @@ SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
 # config offsets: FASTA id -> residue number of its first residue (only those configured)
-OFFSETS = _checked(
+_CONFIG_OFFSETS = _checked(
     summaries.offsets_from_config, config.get("offsets"), PROTEINS, config["sequences"]
 )
 
 
 def shard_offsets(shard):
-    """The configured offsets of a shard's proteins (a small param: non-default ones only)."""
+    """The numbering of a shard's proteins (a small param: non-default ones only)."""
     return {p.id: OFFSETS[p.id] for p in shard.proteins if p.id in OFFSETS}
 
 
@@ -166,8 +166,11 @@ VARIANT_SPECS = _checked(
     config.get("variants"),
     PROTEINS,
     config["sequences"],
-    OFFSETS,
+    _CONFIG_OFFSETS,
 )
+# One numbering per protein, the same in all tables, figures and structure outputs: config
+# offsets, else its variant list's offset (a list whose offset differs from offsets stopped above)
+OFFSETS = summaries.numbering(_CONFIG_OFFSETS, VARIANT_SPECS)
 VARIANT_LISTS = {
     p.name: _checked(variants.read_variants, VARIANT_SPECS[p.id], p)
     for p in PROTEINS

@@ -13,7 +13,7 @@ rule ensemble:
         "../../envs/base.yaml"
     params:
         models=MODELS,
-        # configured offsets of the shard's proteins only (residue and mutant columns)
+        # the numbering of the shard's proteins (residue and mutant columns)
         offsets=lambda wc: shard_offsets(SHARD_BY_ID[wc.shard]),
     script:
         "../scripts/ensemble.py"
