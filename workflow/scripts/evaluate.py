@@ -27,7 +27,9 @@ with rule_script(snakemake) as log:
         log.warning("checkpoints are not the published ESM-1v weights: figures stamped")
     table = pd.read_csv(variants, sep="\t", dtype=str, keep_default_na=False)
     experiment = experimental_values(table[column], variants, column)
-    scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].astype(float)
+    # empty cells: variants not scored (variants.tsv's column scoring says why), left out
+    scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].apply(
+        pd.to_numeric, errors="coerce")
     predictors = {m: f"score_{m}" for m in p.models} | {"ensemble": ENSEMBLE_COLUMN}
     # per variant type where a type has enough measured variants, and over all scored rows
     types = table["variant_type"] if "variant_type" in table else None
