@@ -89,16 +89,18 @@ class LocalScorer:
         a = self.alphabet
         return torch.tensor([a.cls_idx] + [a.get_idx(c) for c in sequence] + [a.eos_idx])
 
-    def _batch_size_for(self, length: int) -> int:
-        """Masked copies per forward pass for a window of ``length`` residues."""
+    def _batch_size_for(self, length: int, plain: bool = False) -> int:
+        """Masked copies per forward pass for a window of ``length`` residues (``plain``: copies
+        per pass of fair-esm's plain forward, which unmasked passes always use)."""
         if self.batch_size != "auto":
             return max(1, int(self.batch_size))
         tokens = length + 2
+        fast = self.fast is not None and not plain
         if self.device.type == "cuda":
             free, _ = torch.cuda.mem_get_info(self.device)
             args = self.model.args
             e, ffn = args.embed_dim, args.ffn_embed_dim
-            if self.fast is not None:
+            if fast:
                 # flash attention holds no T x T matrix; per token: fp32 residual and norms,
                 # q|k|v, the FFN's hidden layer and its GELU (2-byte), with a factor 2 of room
                 per_token = 2 * (4 * 4 * e + 2 * (4 * e + 2 * ffn))
@@ -108,7 +110,7 @@ class LocalScorer:
             by_memory = int(0.5 * free // (per_token * tokens))
             # ~64k tokens per pass already fill the largest GPUs' matrix units
             return max(1, min(by_memory, 65536 // tokens))
-        if self.fast is not None:
+        if fast:
             # CPU, oneDNN: matrix multiplies of a few hundred rows run at full rate; ~512 rows
             # measured a few % faster than one copy per pass (at 102 and 302 tokens), far more
             # only spill the caches
@@ -194,6 +196,65 @@ class LocalScorer:
         if progress:
             progress.update(L)
         return out.astype(np.float32)
+
+    # -- pseudo-log-likelihoods (in-frame indels: esm1v_scan.indels) ---------------------------
+    def _check_fits(self, sequences: Sequence[str]) -> None:
+        for k, seq in enumerate(sequences):
+            if not seq or len(seq) > self.max_residues:
+                raise ValueError(
+                    f"sequence {k + 1} has {len(seq)} residues; a pseudo-log-likelihood pass takes "
+                    f"1 to {self.max_residues} (crop it first: esm1v_scan.indels.indel_windows)"
+                )
+
+    def unmasked_marginals(self, sequences: Sequence[str],
+                           progress: Progress | None = None) -> list[np.ndarray]:
+        """Log-probabilities over the vocabulary at every residue of each sequence, from ONE
+        unmasked forward pass per sequence: a list of (len(s), V) float32 arrays.
+
+        Each sequence is run whole (BOS + residues + EOS; at most ``max_residues``, else
+        ValueError), through fair-esm's plain ``model(tokens)`` with the scorer's device and
+        precision. Sequences of equal length are stacked into batches (no padding, so the
+        numbers equal one pass per sequence); residue i (0-based) is read at token i + 1.
+        """
+        self._check_fits(sequences)
+        out: list[np.ndarray | None] = [None] * len(sequences)
+        by_length: dict[int, list[int]] = {}
+        for k, seq in enumerate(sequences):
+            by_length.setdefault(len(seq), []).append(k)
+        for length, members in by_length.items():
+            n_batches = -(-len(members) // self._batch_size_for(length, plain=True))
+            for chunk in np.array_split(np.asarray(members), n_batches):
+                batch = torch.stack([self.tokens(sequences[k]) for k in chunk]).to(self.device)
+                with torch.inference_mode(), self._autocast():
+                    logits = self.model(batch)["logits"][:, 1 : length + 1].float()
+                self.forward_passes += len(chunk)
+                lp = torch.log_softmax(logits, dim=-1).cpu().numpy()
+                for row, k in enumerate(chunk):
+                    out[k] = lp[row]
+                if progress:
+                    progress.update(len(chunk))
+        return out  # type: ignore[return-value]
+
+    def residue_log_probs(self, sequences: Sequence[str], exact: bool = False,
+                          progress: Progress | None = None) -> list[np.ndarray]:
+        """Per residue of each sequence s, log p(s_i | context): a list of (len(s),) arrays.
+
+        ``exact=False``: the context is s itself, unmasked (one pass per sequence,
+        :meth:`unmasked_marginals`). ``exact=True``: s with residue i masked (one masked pass per
+        residue, :meth:`masked_marginals`): the pseudo-log-likelihood of the ESM-1v paper.
+        Sequences must fit ``max_residues``."""
+        self._check_fits(sequences)
+        if exact:
+            lps = [self.masked_marginals(seq, progress=progress) for seq in sequences]
+        else:
+            lps = self.unmasked_marginals(sequences, progress)
+        a = self.alphabet
+        return [lp[np.arange(len(seq)), [a.get_idx(c) for c in seq]].astype(np.float64)
+                for seq, lp in zip(sequences, lps)]
+
+    def pll(self, sequences: Sequence[str], exact: bool = False) -> np.ndarray:
+        """Pseudo-log-likelihood of each sequence: the sum of :meth:`residue_log_probs`."""
+        return np.array([lp.sum() for lp in self.residue_log_probs(sequences, exact)])
 
     def score(
         self,
