@@ -261,3 +261,41 @@ def test_published_esm1v_is_told_from_random_and_small_checkpoints():
 
 def test_loaded_tiny_model_is_not_published(tiny_model):
     assert tiny_model.published is False
+
+
+def test_stop_gain_and_indel_sites_are_marked_above_their_columns(tmp_path):
+    """A variant list's stop-gain (star) and in-frame indel (triangle) sites: a marker above the
+    column of that residue, in the row that draws it, drawn in the PNG; the key says what they are."""
+    seq = seq_of(60)
+    sites = [3, 11, 12, 30] + list(range(45, 61))
+    png = tmp_path / "h.png"
+    fig = heatmap(scan(seq, sites), [png], title="t", offset=101, row_width=10,
+                  marks={"stop": [55], "indel": [11, 12, 30], "unused": []})
+    rows = [a for a in fig.axes if a.get_label().startswith("track")]
+    assert len(rows) == 2
+    found = {}
+    for r, ax in enumerate(rows):
+        # every column has a tick (its wild type): the row's sites in order
+        x_of = dict(zip([p + 100 for p in sites[10 * r:10 * r + 10]], axes(fig, f"matrix{r}").get_xticks()))
+        for coll in ax.collections:
+            if (coll.get_gid() or "").startswith("mark_"):
+                for x, y in coll.get_offsets():
+                    number = next(n for n, xx in x_of.items() if xx == pytest.approx(x))
+                    found.setdefault(coll.get_gid(), []).append((r, int(number)))
+                    assert y == 1.0  # the top of the track, above the bars
+    # residue numbers = position + 100
+    assert found == {"mark_indel": [(0, 111), (0, 112), (0, 130)], "mark_stop": [(1, 155)]}
+    # the star is drawn black just above the track at residue 155's column
+    ax = rows[1]
+    x = axes(fig, "matrix1").get_xticks()[sites[10:].index(55)]
+    fx, fy = fig.transFigure.inverted().transform(ax.transData.transform((x, 0)))
+    _, top = fig.transFigure.inverted().transform(ax.transAxes.transform((0, 1.0)))
+    im = np.asarray(Image.open(png).convert("RGB"))
+    h, w = im.shape[:2]
+    assert (im[int(round((1 - top) * h)), int(round(fx * w))] < 80).all()
+    key = " ".join(t.get_text() for t in fig.texts)
+    assert "star: stop-gain" in key.replace("\n", " ") and "in-frame indel" in key.replace("\n", " ")
+    # without marks: no marker, no key line
+    plain = heatmap(scan(seq, sites), [tmp_path / "p.png"], title="t", offset=101, row_width=20)
+    assert not [c for a in plain.axes for c in a.collections if (c.get_gid() or "").startswith("mark_")]
+    assert "stop-gain" not in " ".join(t.get_text() for t in plain.texts)

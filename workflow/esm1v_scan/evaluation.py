@@ -5,6 +5,10 @@ predictor; ``n`` is the number of rows used. rho is NaN when fewer than 3 rows r
 is constant. A positive rho means: the more likely the model finds a variant (relative to the wild
 type), the higher its experimental value (ProteinGym's ``DMS_score`` is oriented so that higher =
 fitter).
+
+With the variants' types (column ``variant_type`` of variants.tsv), the table has rows for
+``variant_type`` ``all`` (every scored row: the rows not scored have no score and drop out) and
+one set per type with at least :data:`MIN_PER_TYPE` measured, scored variants.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ log = logging.getLogger(__name__)
 #: x axis of the scatter plot: the heatmap's score name, summed over a variant's sites.
 VARIANT_SCORE_NAME = SCORE_NAMES["score_mean"].replace("ESM-1v score:", "ESM-1v score: sum over sites of")
 
-COLUMNS = ["predictor", "score_column", "experimental_column", "spearman", "n"]
+COLUMNS = ["predictor", "variant_type", "score_column", "experimental_column", "spearman", "n"]
+#: A variant type gets its own rows from this many measured, scored variants.
+MIN_PER_TYPE = 10
 
 
 def spearman(scores, experiment) -> tuple[float, int]:
@@ -43,15 +49,28 @@ def spearman(scores, experiment) -> tuple[float, int]:
 
 
 def evaluate(table: pd.DataFrame, experimental: np.ndarray, experimental_column: str,
-             predictors: dict[str, str]) -> pd.DataFrame:
-    """One row per predictor (label -> score column of ``table``): rho and the count used."""
+             predictors: dict[str, str], types=None) -> pd.DataFrame:
+    """One row per predictor (label -> score column of ``table``): rho and the count used, over
+    all rows (``variant_type`` ``all``); with ``types`` (one variant type per row) also per type
+    that has at least :data:`MIN_PER_TYPE` rows with an experimental value and a score."""
+    experimental = np.asarray(experimental, dtype=float)
+    groups = [("all", np.ones(len(table), dtype=bool))]
+    if types is not None:
+        types = np.asarray(types, dtype=object)
+        measured = np.isfinite(experimental)
+        scored = np.isfinite(table[list(predictors.values())].to_numpy(dtype=float)).all(axis=1)
+        for vtype in dict.fromkeys(types):
+            rows = types == vtype
+            if int((rows & measured & scored).sum()) >= MIN_PER_TYPE:
+                groups.append((vtype, rows))
     rows = []
-    for label, column in predictors.items():
-        rho, n = spearman(table[column].to_numpy(dtype=float), experimental)
-        if np.isnan(rho):
-            log.warning("%s: no Spearman rho (%d usable rows, or constant values)", label, n)
-        rows.append({"predictor": label, "score_column": column,
-                     "experimental_column": experimental_column, "spearman": rho, "n": n})
+    for vtype, keep in groups:
+        for label, column in predictors.items():
+            rho, n = spearman(table[column].to_numpy(dtype=float)[keep], experimental[keep])
+            if np.isnan(rho) and vtype == "all":
+                log.warning("%s: no Spearman rho (%d usable rows, or constant values)", label, n)
+            rows.append({"predictor": label, "variant_type": vtype, "score_column": column,
+                         "experimental_column": experimental_column, "spearman": rho, "n": n})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -31,11 +31,13 @@ def protein_rows(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFrame],
                         ensemble: pd.DataFrame, heatmap: dict, root="results", offset: int = 1,
-                        random_weights: bool = False) -> list[Path]:
+                        random_weights: bool = False,
+                        marks: dict[str, list[int]] | None = None) -> list[Path]:
     """Every per-protein file of ``name`` under ``root/name`` (policy.protein_files lists them):
     scores/<model>.tsv, ensemble.tsv (with residue and mutant), matrix.tsv, positions.tsv,
     heatmap.png, .svg and .html. ``scores``: model -> its table; ``heatmap``: config heatmap
-    (row_width, value); ``offset``: the residue number of residue 1. Returns the paths written."""
+    (row_width, value); ``offset``: the residue number of residue 1; ``marks``: positions of a
+    variant list's stop-gains and indels, marked on the heatmap. Returns the paths written."""
     folder = Path(root) / name
     written = []
     for model, table in scores.items():
@@ -50,7 +52,7 @@ def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFr
     write_table(positions_table(ens, offset), folder / "positions.tsv")
     figures = [folder / "heatmap.png", folder / "heatmap.svg"]
     draw_heatmap(ens, figures, title=sequence_id, value=heatmap["value"], offset=offset,
-                 random_weights=random_weights, row_width=heatmap["row_width"])
+                 random_weights=random_weights, row_width=heatmap["row_width"], marks=marks)
     write_heatmap_html(ens, folder / "heatmap.html", sequence_id, offset=offset,
                        value=heatmap["value"], random_weights=random_weights)
     tables = [folder / f for f in ("ensemble.tsv", "matrix.tsv", "positions.tsv")]
@@ -59,15 +61,18 @@ def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFr
 
 def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, heatmap: dict,
                               index, root="results", offsets: dict | None = None,
-                              random_weights: bool = False) -> list[str]:
+                              random_weights: bool = False,
+                              marks: dict[str, dict] | None = None) -> list[str]:
     """write_protein_files for every protein of a shard, then ``index``: one row per protein
-    (name, sequence_id, its folder). Returns the names."""
+    (name, sequence_id, its folder). ``marks``: FASTA id -> the heatmap's marks
+    (VariantList.marks). Returns the names."""
     ens = pd.read_parquet(ensemble_path)
     ids = dict(zip(ens["name"], ens["sequence_id"]))
     per_model = {m: protein_rows(pd.read_parquet(p)) for m, p in score_paths.items()}
     for name, table in protein_rows(ens).items():
         write_protein_files(name, ids[name], {m: t[name] for m, t in per_model.items()}, table,
-                            heatmap, root, (offsets or {}).get(ids[name], 1), random_weights)
+                            heatmap, root, (offsets or {}).get(ids[name], 1), random_weights,
+                            (marks or {}).get(ids[name]))
     write_table(pd.DataFrame({"name": list(ids), "sequence_id": list(ids.values()),
                               "folder": [str(Path(root) / n) for n in ids]}), index)
     return list(ids)

@@ -14,6 +14,8 @@ grouped by physico-chemical property, a per-position track on top, one linear co
   sites; their tick marks start under the letters (:data:`NUMBERS_AT`), never across them.
   Non-adjacent sites (a variant list) are separated by a hatched gap.
 - Track: ``mean_score``, the mean of the value over the 19 substitutions of each position.
+- Marks above the track (a variant list's other types, :data:`MARKS`): a black star over the
+  residue of a stop-gain, a purple triangle over the first and last residue of an in-frame indel.
 - Proteins longer than ``row_width`` wrap into rows of equal length (+-1); each row's panel is
   exactly as wide as its columns, so no panel has empty area.
 - Figures from checkpoints that are not the published ESM-1v weights carry :data:`RANDOM_STAMP`.
@@ -58,6 +60,9 @@ KEY = ("Colour: {name} (natural log). Red: less likely than the wild type, blue:
        "white: as likely; black dot: wild type; grey: not scored; hatched: break between "
        "non-adjacent sites. Bars: per-position mean of the 19 substitutions (wild type excluded).")
 CMAP = plt.get_cmap("RdBu").with_extremes(bad="#c8c8c8")
+#: Marks above the track: kind -> (matplotlib marker, colour, what the key says).
+MARKS = {"stop": ("*", "#000000", "star: stop-gain at this residue"),
+         "indel": ("v", "#7b3294", "triangle: first/last residue of an in-frame indel")}
 
 # layout, inches
 CELL_W, CELL_H = 0.11, 0.10
@@ -144,9 +149,11 @@ def layout_rows(positions: list[int], row_width: int) -> list[tuple[list[int], n
 
 def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "score_mean",
             offset: int = 1, random_weights: bool = False, row_width: int = 100,
-            limit: float | None = None):
+            limit: float | None = None, marks: dict[str, list[int]] | None = None):
     """Draw the heatmap of an ensemble table and save it to each path in ``outputs``; returns the
-    figure (closed to pyplot, still drawable). ``offset``: the number of residue 1."""
+    figure (closed to pyplot, still drawable). ``offset``: the number of residue 1. ``marks``:
+    kind (:data:`MARKS`) -> 1-based positions to mark above the track (positions not drawn are
+    ignored)."""
     mat, positions, wt = score_matrix(df, value)
     subs = substitution_values(mat, wt)
     track = np.nanmean(subs, axis=0) if subs.size else np.zeros(0)
@@ -160,7 +167,11 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
     title_text = titled(title, random_weights)
     avail = fig_w - LEFT - 0.1  # inches of text width right of the left margin
     wrapped = "\n".join(textwrap.fill(line, int(avail * 10.5)) for line in title_text.split("\n"))
-    key = textwrap.fill(KEY.format(name=SCORE_NAMES.get(value, value)), int(avail * 19))
+    marks = {k: v for k, v in (marks or {}).items() if v}
+    key_text = KEY.format(name=SCORE_NAMES.get(value, value))
+    if marks:
+        key_text += " Above the bars: " + "; ".join(MARKS[k][2] for k in MARKS if k in marks) + "."
+    key = textwrap.fill(key_text, int(avail * 19))
     head = 0.22 + 0.17 * (wrapped.count("\n") + 1) + 0.11 * (key.count("\n") + 1)
     fig_h = head + len(rows) * row_h + 0.15
     with plt.rc_context(RC):
@@ -183,6 +194,7 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
             # protein needs no scrolling back to the first row
             draw_colourbar(fig, ax, LEFT + max(widths), norm, lim, limit, beyond, fig_w, fig_h,
                            label=f"colourbar{r}")
+            draw_marks(ax_t, marks, [positions[i] for i in idx], xs)
         numbers = [c for c in ax.child_axes if c.get_label() == "numbers"][0]
         xlabel = f"wild-type residue and residue number (first residue = {offset})"
         numbers.set_xlabel(xlabel if widths[-1] > 3.5 else xlabel.replace(" (", "\n("), labelpad=2)
@@ -261,6 +273,17 @@ def draw_track(ax, track, idx, xs, gaps, norm, t_lim) -> None:
                   labelpad=4)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+
+
+def draw_marks(ax, marks: dict[str, list[int]], positions: list[int], xs) -> None:
+    """Markers just above a row's track at the columns of ``marks``' positions (gid
+    ``mark_<kind>``: one collection per kind and row)."""
+    x_of = dict(zip(positions, xs))
+    for kind, (marker, colour, _) in MARKS.items():
+        x = [x_of[p] for p in (marks or {}).get(kind, []) if p in x_of]
+        if x:
+            ax.scatter(x, [1.0] * len(x), transform=ax.get_xaxis_transform(), marker=marker,
+                       s=16, c=colour, linewidths=0, clip_on=False, zorder=5, gid=f"mark_{kind}")
 
 
 def draw_colourbar(fig, ax, right, norm, lim, fixed, beyond, fig_w, fig_h, label) -> None:

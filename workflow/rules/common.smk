@@ -204,6 +204,13 @@ for _vl in VARIANT_LISTS.values():
     for _warning in _vl.warnings:
         logger.warning(f"esm1v-scan: {_warning}")
 EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None]
+# In-frame indels of the lists: one `indels` job per (model, protein with any), local backend
+# only (BioLM answers masked positions only: those rows stay not scored, with the reason)
+INDEL_NAMES = (
+    [n for n, vl in VARIANT_LISTS.items() if vl.indel_variants()]
+    if config["backend"] == "local"
+    else []
+)
 
 # Structures (config structures), read and aligned now: an unreadable file, a missing chain or a
 # chain that does not align stops the run before any job. name -> spec, its chain resolved.
@@ -358,6 +365,48 @@ def variant_file(wildcards):
 
 def variant_spec(wildcards):
     return VARIANT_LISTS[wildcards.name].spec.as_params()
+
+
+def indel_tables(wildcards):
+    """The per-model indel scores of protein {name} (none without in-frame indels)."""
+    if wildcards.name not in INDEL_NAMES:
+        return []
+    return [f"results/{wildcards.name}/indels/{m}.tsv" for m in MODELS]
+
+
+def indel_reason():
+    """Why in-frame indels are not scored by this run (None: they are)."""
+    return None if config["backend"] == "local" else variants.REASONS["biolm"]
+
+
+def indel_job(wildcards):
+    """What an `indels` job scores: the protein (id, sha256 of its residues, offset) and its
+    distinct in-frame indels as HGVS. A param: an edit of the list that leaves these alone reruns
+    no indel job (the FASTA is an ancient() input, as for `score`)."""
+    vl = VARIANT_LISTS[wildcards.name]
+    protein = PROTEIN_BY_NAME[wildcards.name]
+    return {
+        "id": protein.id,
+        "sha256": protein.sha256,
+        "offset": vl.spec.offset,
+        "variants": vl.indel_variants(),
+    }
+
+
+def indel_runtime(wildcards):
+    vl = VARIANT_LISTS[wildcards.name]
+    return policy.indel_runtime(
+        PROTEIN_BY_NAME[wildcards.name].length, len(vl.indel_variants()), config
+    )
+
+
+def shard_marks(shard):
+    """FASTA id -> the heatmap's marks (stop-gains, in-frame indels) of a shard's proteins."""
+    marks = {}
+    for p in shard.proteins:
+        if p.name in VARIANT_LISTS and VARIANT_LISTS[p.name].marks():
+            marks[p.id] = VARIANT_LISTS[p.name].marks()
+    return marks
 
 
 def experimental_column(wildcards):

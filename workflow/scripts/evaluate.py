@@ -27,9 +27,13 @@ with rule_script(snakemake) as log:
         log.warning("checkpoints are not the published ESM-1v weights: figures stamped")
     table = pd.read_csv(variants, sep="\t", dtype=str, keep_default_na=False)
     experiment = experimental_values(table[column], variants, column)
-    scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].astype(float)
+    # empty cells: variants not scored (variants.tsv's column scoring says why), left out
+    scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].apply(
+        pd.to_numeric, errors="coerce")
     predictors = {m: f"score_{m}" for m in p.models} | {"ensemble": ENSEMBLE_COLUMN}
-    result = evaluate(scores, experiment, column, predictors)
+    # per variant type where a type has enough measured variants, and over all scored rows
+    types = table["variant_type"] if "variant_type" in table else None
+    result = evaluate(scores, experiment, column, predictors, types)
     write_table(result, snakemake.output.table)
     with open(snakemake.output.html, "w") as fh:
         fh.write(evaluation_html(result, f"{name}: Spearman's rho against '{column}'", random))
@@ -37,4 +41,5 @@ with rule_script(snakemake) as log:
                  title=f"{name}: ESM-1v ensemble against experiment", ylabel=f"experiment: {column}",
                  random_weights=random)
     for row in result.itertuples():
-        log.info("%s: Spearman %.4f over %d variants", row.predictor, row.spearman, row.n)
+        log.info("%s (%s): Spearman %.4f over %d variants", row.predictor, row.variant_type,
+                 row.spearman, row.n)
