@@ -15,6 +15,10 @@ It speaks the contract of the real service (see the project's notes on the API):
   a shuffled order, as the real service does not fix it).
 - Faults are scripted per test: ``server.inject(Fault("status", status=429, retry_after="1"), ...)``
   answers the next requests with them, in order; ``server.always`` applies one to every request.
+  ``Fault("trickle", seconds=s, interval=i, burst=b)`` sends a correct answer (status line and
+  headers included) one byte every ``i`` seconds after its first ``b`` bytes, for at most ``s``
+  seconds, then closes the connection; the request's ``sent`` counts the bytes that went out
+  before the client hung up.
 - ``latency_s`` adds a fixed delay to every request (for the throughput benchmark); answers are
   memoised per (model, item) so repeated runs cost no model time.
 - ``server.log`` records every request (endpoint, items, what was answered); ``GET /_stats``
@@ -53,14 +57,17 @@ PATH = re.compile(r"^/api/v3/(esm1v-n[1-5]|esm1v-all)/predict/?$")
 
 @dataclass
 class Fault:
-    """kind: status (status, retry_after), stall (seconds), drop, malformed, wrong_count,
-    missing_aa, validation_200, or ok (a normal answer: lets a script of faults start later).
-    ``endpoint`` limits it to requests to that endpoint."""
+    """kind: status (status, retry_after), stall (seconds), trickle (seconds, interval), drop,
+    malformed, wrong_count, missing_aa, zero_score, sum_over_1, validation_200, or ok (a normal
+    answer: lets a script of faults start later). ``endpoint`` limits it to requests to that
+    endpoint."""
 
     kind: str
     status: int = 503
     retry_after: str | None = None
     seconds: float = 3.0
+    interval: float = 0.05  # trickle: seconds between two bytes
+    burst: int = 0  # trickle: bytes sent at once before the trickle starts
     endpoint: str | None = None
     body: dict | None = None  # the JSON a status fault answers with
 
@@ -72,6 +79,8 @@ class Request:
     outcome: str  # "ok", a fault kind, "401", "400", "422"
     gzip: bool = False
     at: float = field(default_factory=time.monotonic)
+    sent: int | None = None  # trickle: bytes sent before the client went away (or all of them)
+    total: int | None = None  # trickle: bytes of the whole answer
 
 
 class StandIn:
@@ -140,9 +149,11 @@ class StandIn:
                     return f
             return self.always
 
-    def record(self, endpoint, items, outcome, gzip=False) -> None:
+    def record(self, endpoint, items, outcome, gzip=False) -> Request:
+        request = Request(endpoint, items, outcome, gzip=gzip)
         with self._lock:
-            self.log.append(Request(endpoint, items, outcome, gzip=gzip))
+            self.log.append(request)
+        return request
 
     # -- counts for tests ---------------------------------------------------------------------
     @property
@@ -337,6 +348,13 @@ class _Handler(BaseHTTPRequestHandler):
                 results.append(per[endpoint])
         if kind == "wrong_count":
             results = results[:-1] if len(results) > 1 else results * 2
+        elif kind in ("zero_score", "sum_over_1"):  # the last amino acid of item 0 (esm1v-all: of n3)
+            first = results[0]
+            entries = [dict(e) for e in (first[SLUGS[2]] if isinstance(first, dict) else first)]
+            entries[-1]["score"] = 0.0 if kind == "zero_score" else 9.0 / 20
+            for e in entries[:-1] if kind == "sum_over_1" else ():
+                e["score"] = 0.5
+            results[0] = {**first, SLUGS[2]: entries} if isinstance(first, dict) else entries
         elif kind == "missing_aa":
             first = results[0]
             if isinstance(first, dict):
@@ -345,9 +363,33 @@ class _Handler(BaseHTTPRequestHandler):
                 results[0] = first
             else:
                 results[0] = first[:-1]
+        if kind == "trickle":
+            return self._trickle(s.record(endpoint, items, kind, zipped), {"results": results}, fault)
         if kind != "stall":
             s.record(endpoint, items, kind, zipped)
         self._send(200, {"results": results})
+
+    def _trickle(self, request: Request, payload, fault: Fault) -> None:
+        """The whole answer, status line first, one byte at a time: for at most fault.seconds,
+        while the client listens and the server is not closing; then the connection is closed."""
+        body = json.dumps(payload).encode()
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        data = head + body
+        request.total, request.sent = len(data), 0
+        self.close_connection = True
+        stop = time.monotonic() + fault.seconds
+        start = min(fault.burst, len(data))
+        pieces = [data[:start]] if start else []
+        pieces += [data[i : i + 1] for i in range(start, len(data))]
+        for piece in pieces:
+            try:
+                self.wfile.write(piece)
+            except OSError:  # the client hung up
+                return
+            request.sent += len(piece)
+            if time.monotonic() >= stop or self.standin._closing.wait(fault.interval):
+                return
 
 
 def main(argv=None) -> None:

@@ -115,6 +115,23 @@ def test_answers_are_put_back_in_amino_acid_order():
          "score of W is 1.5"),
         ({"results": [_entries({**dict(zip(AMINO_ACIDS, [0.04] * 20)), "W": "0.1"})]}, "esm1v-n1", 1,
          "score of W is '0.1'"),
+        # a probability of 0 would be log p = -inf in every table downstream
+        ({"results": [_entries({**dict(zip(AMINO_ACIDS, [0.04] * 20)), "W": 0.0})]}, "esm1v-n1", 1,
+         r"item 0: score of W is 0.0, not a probability in \(0, 1\]"),
+        ({"results": [_entries(dict(zip(AMINO_ACIDS, [0.0] * 20)))]}, "esm1v-n1", 1,
+         r"score of [A-Y] is 0.0, not a probability"),
+        ({"results": [_entries({**dict(zip(AMINO_ACIDS, [0.04] * 20)), "W": -0.01})]}, "esm1v-n1", 1,
+         "score of W is -0.01"),
+        ({"results": [_entries({**dict(zip(AMINO_ACIDS, [0.04] * 20)), "W": float("nan")})]}, "esm1v-n1", 1,
+         "score of W is nan"),
+        # each in (0, 1] but not part of one softmax: the 20 may not sum to more than 1
+        ({"results": [_entries(dict(zip(AMINO_ACIDS, [0.5] * 20)))]}, "esm1v-n1", 1,
+         r"item 0: the 20 scores sum to 10, more than 1"),
+        ({"results": [_entries({**dict(zip(AMINO_ACIDS, [0.05] * 20)), "W": 0.0502})]}, "esm1v-n1", 1,
+         r"sum to 1\.0002, more than 1"),
+        ({"results": [{**{f"esm1v-n{k}": _entries(dict(zip(AMINO_ACIDS, [0.04] * 20))) for k in range(1, 6)},
+                       "esm1v-n4": _entries(dict(zip(AMINO_ACIDS, [0.06] * 20)))}]}, ALL_ENDPOINT, 1,
+         r"item 0 esm1v-n4: the 20 scores sum to 1\.2"),
         ({"results": [{"esm1v-n1": []}]}, ALL_ENDPOINT, 1, "no answer for esm1v-n2, esm1v-n3"),
         ({"results": [_entries(dict(zip(AMINO_ACIDS, [0.05] * 20)))]}, ALL_ENDPOINT, 1,
          "expected an object keyed by model"),
@@ -123,6 +140,19 @@ def test_answers_are_put_back_in_amino_acid_order():
 def test_answers_that_break_the_contract_are_errors_never_padded(payload, endpoint, n, message):
     with pytest.raises(BadResponse, match=message):
         parse_results(payload, endpoint, n)
+
+
+def test_probabilities_at_the_edges_of_the_contract_are_accepted():
+    """1.0 for one amino acid (a certain model), tiny ones, and a sum within float32 rounding of 1
+    (MAX_SUM allows 1e-4 over it) are answers; the item index of a bad one is carried along."""
+    certain = {**dict(zip(AMINO_ACIDS, [1e-30] * 20)), "W": 1.0}
+    assert parse_entries(_entries(certain), "item 0")["W"] == 1.0
+    rounded = dict(zip(AMINO_ACIDS, [0.05] * 20))
+    rounded["W"] = 0.05 + 5e-5  # sums to 1.00005
+    assert parse_entries(_entries(rounded), "item 0") == rounded
+    with pytest.raises(BadResponse) as info:
+        parse_results({"results": [_entries(rounded), _entries({**rounded, "C": 0.0})]}, "esm1v-n1", 2)
+    assert info.value.item == 1 and str(info.value).startswith("item 1: score of C is 0.0")
 
 
 # -- against the stand-in -------------------------------------------------------------------
@@ -250,10 +280,14 @@ FAULTS = {
     "429 without Retry-After": (Fault("status", status=429), "HTTP 429: .*rate_limited.*retry 1 of 3"),
     "500": (Fault("status", status=500), "HTTP 500"),
     "503": (Fault("status", status=503), "HTTP 503"),
-    "stall past the timeout": (Fault("stall", seconds=4), "no answer within 2 s"),
+    "stall past the timeout": (Fault("stall", seconds=4), "no complete answer within 2 s"),
     "malformed JSON": (Fault("malformed"), "malformed JSON"),
     "wrong result count": (Fault("wrong_count"), "answer breaks the API contract: 4 results for 5 items"),
     "missing amino acids": (Fault("missing_aa"), "19 entries, missing amino acids"),
+    "a zero probability": (Fault("zero_score"), r"contract at position \d+: .*score of "
+                                                 r"[A-Y] is 0\.0, not a probability in \(0, 1\]"),
+    "probabilities summing to 10": (Fault("sum_over_1"), r"the 20 scores sum to 9\.95, more than 1"),
+    "trickled byte by byte": (Fault("trickle", seconds=30), "no complete answer within 2 s"),
     "dropped connection": (Fault("drop"), r"connection failed \(ConnectionError\)"),
 }
 
@@ -278,6 +312,63 @@ def test_each_fault_is_retried_and_the_result_is_unchanged(standin, tmp_path, lo
     assert TOKEN not in text
 
 
+def test_a_zero_probability_is_retried_then_one_line_naming_sequence_and_position(standin, tmp_path):
+    """An answer with score 0.0 for one amino acid (log p = -inf) is malformed: retried, then the
+    job stops with one line naming the sequence and the position; nothing of it is cached."""
+    standin.inject(Fault("ok"))
+    standin.always = Fault("zero_score")
+    settings = fast_settings(standin.url, tmp_path / "r", max_in_flight=1, max_attempts=3, endpoint="per-model")
+    scorer = BiolmScorer(MODELS[0], TOKEN, settings, labels=LABELS)
+    with pytest.raises(BiolmError) as info:
+        scorer.score(SEQ)
+    msg = str(info.value)
+    assert msg.startswith("BioLM esm1v-n1: sequence 'sp|P0CG48|UBC_HUMAN', positions 6-10: no valid answer "
+                          "after 3 attempts (last: answer breaks the API contract at position 6: item 0: "
+                          "score of ")
+    assert "is 0.0, not a probability in (0, 1])" in msg and "\n" not in msg
+    assert standin.outcomes() == ["ok"] + ["zero_score"] * 3
+    assert len(list((tmp_path / "r").glob("??/*.json"))) == 5  # the first batch only
+
+
+def test_a_cached_answer_that_breaks_the_contract_is_fetched_again(standin, tmp_path, local_tables, caplog):
+    """A response cache entry with a zero probability (written by an older version, which let it
+    through) is not used: it is fetched again, with a warning."""
+    cache = tmp_path / "responses"
+    BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, cache, endpoint="per-model")).score(SEQ, positions=[3])
+    (entry,) = cache.glob("??/*.json")
+    stored = json.loads(entry.read_text())
+    stored["scores"]["esm1v-n1"]["W"] = 0.0
+    entry.write_text(json.dumps(stored))
+    standin.reset()
+    again = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, cache, endpoint="per-model"))
+    with caplog.at_level(logging.WARNING, logger="esm1v_scan.biolm"):
+        table = again.score(SEQ, positions=[3])
+    expected = local_tables[MODELS[0]]
+    assert_same_table(table, expected[expected["position"] == 3].reset_index(drop=True))
+    assert standin.requests == 1 and again.items_fetched == 1
+    assert "score of W is 0.0, not a probability in (0, 1]), fetching it again" in caplog.text
+    assert json.loads(entry.read_text())["scores"]["esm1v-n1"]["W"] > 0
+
+
+@pytest.mark.parametrize("burst", [0, 400], ids=["status-line-and-headers", "body"])
+def test_an_answer_trickled_byte_by_byte_times_out_as_a_whole(standin, burst):
+    """timeout_s bounds the whole request, not each socket read: a server sending its answer one
+    byte every 0.05 s (each read well within the timeout) is given up on after timeout_s, retried,
+    then the job stops with one line. burst 0 trickles from the status line on, 400 sends the
+    headers and the start of the body at once and trickles the rest."""
+    standin.always = Fault("trickle", seconds=30, interval=0.05, burst=burst)
+    settings = fast_settings(standin.url, None, timeout_s=1.0, max_attempts=2, max_in_flight=1, endpoint="per-model")
+    scorer = BiolmScorer(MODELS[0], TOKEN, settings, labels=LABELS)
+    with pytest.raises(BiolmError) as info:
+        scorer.score(SEQ, positions=[7])
+    assert str(info.value) == ("BioLM esm1v-n1: sequence 'sp|P0CG48|UBC_HUMAN', position 7: no valid answer "
+                               "after 2 attempts (last: no complete answer within 1 s)")
+    assert standin.wait_idle()
+    assert standin.outcomes() == ["trickle", "trickle"]
+    for request in standin.log:  # the client hung up long before the answer was through
+        assert burst <= request.sent < request.total and request.total > 2000
+
+
 def test_a_persistent_fault_gives_up_naming_the_position_and_keeps_what_came(standin, tmp_path, local_tables):
     """Three batches come back, then the server fails for good: after max_attempts the job stops
     with the sequence and positions; what came is cached, and the rerun asks only for the rest."""
@@ -291,13 +382,28 @@ def test_a_persistent_fault_gives_up_naming_the_position_and_keeps_what_came(sta
     msg = str(info.value)
     assert msg.startswith("BioLM esm1v-n1: sequence 'sp|P0CG48|UBC_HUMAN', positions 16-20: no valid "
                           "answer after 3 attempts (last: HTTP 503")
-    assert "rerun to resume" in msg and "\n" not in msg
+    assert msg.endswith("). Answers fetched so far are cached: rerun to resume") and "\n" not in msg
     assert standin.outcomes() == ["ok"] * 3 + ["status 503"] * 3  # the rest was never sent
     assert len(list(cache.glob("??/*.json"))) == 15
     standin.reset()
     again = BiolmScorer(MODELS[0], TOKEN, settings, labels=LABELS)
     assert_same_table(again.score(SEQ), local_tables[MODELS[0]])
     assert standin.requests == 13 and again.items_cached == 15
+
+
+@pytest.mark.parametrize("fault, message", [
+    (Fault("status", status=503), "no valid answer after 3 attempts (last: HTTP 503: {\"detail\": \"Server error\"})"),
+    (Fault("status", status=429, retry_after="3600"), "the server asks to wait 3600 s (quota?); stopped"),
+])
+def test_without_a_response_cache_no_resume_is_promised(standin, fault, message):
+    """With response_cache off nothing survives the job: the error says so by not claiming that
+    answers are cached or that a rerun resumes."""
+    standin.always = fault
+    settings = fast_settings(standin.url, None, max_in_flight=1, max_attempts=3)
+    with pytest.raises(BiolmError) as info:
+        BiolmScorer(MODELS[0], TOKEN, settings, labels=LABELS).score(SEQ)
+    assert str(info.value).endswith(message)
+    assert "cached" not in str(info.value) and "resume" not in str(info.value)
 
 
 @pytest.mark.parametrize("in_flight", [1, 8])
@@ -373,3 +479,24 @@ def test_a_bad_base_url_is_one_clear_line():
     with pytest.raises(BiolmError, match=r"BioLM esm1v-all: cannot send to biolm.ai/api/v3/esm1v-all/predict/: "
                                          r"Invalid URL"):
         scorer.score("MKV")
+
+
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_a_stop_signal_in_the_job_starts_no_further_request(standin, tmp_path, in_flight):
+    """SIGTERM or Ctrl-C raises in the scoring job's main thread (esm1v_scan.scripting.Stopped,
+    KeyboardInterrupt) while requests are in flight: it propagates, no queued batch is sent
+    afterwards (the pool does not drain its queue), and what came is cached."""
+    from esm1v_scan.scripting import Stopped
+
+    class StopAfterFirst:
+        def update(self, n):
+            raise Stopped(15)
+
+    cache = tmp_path / "responses"
+    scorer = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, cache, max_in_flight=in_flight,
+                                                         endpoint="per-model"), labels=LABELS)
+    with pytest.raises(Stopped):
+        scorer.score(SEQ, progress=StopAfterFirst())
+    # one batch answered, then at most the ones in flight or just picked up: not all 16
+    assert 1 <= standin.requests <= in_flight + 1, standin.requests
+    assert len(list(cache.glob("??/*.json"))) == 5 * standin.requests

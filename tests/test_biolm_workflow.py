@@ -2,6 +2,7 @@
 backend's, every fault, a crash and resume, reruns that send nothing, and the token scan."""
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -220,3 +221,36 @@ def test_configuration_errors(standin, common, tmp_path):
     assert "esm1v-scan: BIOLMAI_TOKEN is not set: backend: biolm needs your BioLM API token" in out
     assert not list((tmp_path / "notoken").glob("results/*/scores/*.tsv"))
     assert standin.requests == 0
+
+
+def test_a_failing_run_says_each_error_once_and_promises_no_resume_without_a_cache(
+        standin, common, tmp_path):
+    """Two model jobs fail: esm1v-n1 on a refused token (HTTP 401), esm1v-n2 on answers with a
+    probability of 0 (log p = -inf), which are malformed: retried, then one line naming the
+    sequence and position. What Snakemake prints (with the job logs, show-failed-logs) holds each
+    job's error line once; with the response cache off nothing claims answers are cached; no
+    table is written, so no -inf reaches ensemble.tsv, positions.tsv or summary.tsv."""
+    standin.inject(Fault("status", status=401, endpoint="esm1v-n1", body={"detail": "Invalid token."}))
+    standin.always = Fault("zero_score")
+    config = {**common, "models": MODELS[:2], "backend": "biolm", "cache_dir": str(tmp_path / "score_cache"),
+              "biolm": fast_config(standin.url, None, endpoint="per-model", max_in_flight=1, max_attempts=2)}
+    wd = tmp_path / "run"
+    proc = run_workflow(wd, config, check=False, env={"BIOLMAI_TOKEN": TOKEN})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    refused = (f"esm1v-scan: BioLM refused the API token (HTTP 401) at {standin.url}/esm1v-n1/predict/: check "
+               "that BIOLMAI_TOKEN holds a valid BioLM API token with access to esm1v-n1\n")
+    malformed = re.compile(r"esm1v-scan: BioLM esm1v-n2: sequence 'sp\|P0CG48\|UBC_HUMAN', positions 1-5: no valid "
+                           r"answer after 2 attempts \(last: answer breaks the API contract at position 1: item 0: "
+                           r"score of [A-Y] is 0\.0, not a probability in \(0, 1\]\)\n")
+    assert out.count(refused) == 1, out
+    assert len(malformed.findall(out)) == 1, out
+    assert out.count("esm1v-scan:") == 2  # nothing else said twice, nothing else said
+    logs = {m: (wd / f"logs/score/{m}/shard0001.log").read_text() for m in MODELS[:2]}
+    assert logs[MODELS[0]].count(refused) == 1 and len(malformed.findall(logs[MODELS[1]])) == 1
+    assert "rerun to resume" not in out and "are cached" not in out
+    assert standin.outcomes().count("zero_score") == 2 and "status 401" in standin.outcomes()
+    assert not list(wd.glob("results/*/ensemble.tsv")) and not (wd / "results/summary.tsv").exists()
+    assert not list(wd.glob("results/shards/*/scores/*.parquet"))
+    assert not list((tmp_path / "score_cache").glob("??/*.tsv"))
+    assert TOKEN not in out

@@ -1,11 +1,14 @@
 """Config and input errors are one line naming the key (or file) and the fix, before any job."""
 
+import subprocess
+import sys
+
 import pytest
 import torch
 import yaml
 
 from conftest import MODELS, REPO, run_workflow
-from esm1v_scan.config import check_device, check_long_windows, validate
+from esm1v_scan.config import check_config_file, check_device, check_long_windows, validate
 from esm1v_scan.errors import InputError
 from esm1v_scan.fasta import Protein
 from esm1v_scan.models import load_model
@@ -162,3 +165,70 @@ def test_unrecognised_separator_message_says_separator(tmp_path):
         f"{path}: no column 'mutant' (the mutant column; columns found: 'mutant;DMS_score'); "
         "only one column was found: set separator for this file (not comma-separated?) "
         "or mutant_column")
+
+
+# -- YAML syntax errors in config files: file, line and column ------------------------------------
+
+TAB = "sequences: resources/example.fasta\nmodels:\n  - esm1v_t33_650M_UR90S_1\n\t- esm1v_t33_650M_UR90S_2\n"
+
+
+@pytest.mark.parametrize("text, expected", [
+    (TAB, "line 4 column 1: found character '\\t' that cannot start any token"),
+    ("device: cpu\nthreads: [1\n", "line 3 column 1: expected ',' or ']', but got '<stream end>' "
+     "(while parsing a flow sequence started at line 2 column 10)"),
+    ("device: cpu: gpu\n", "line 1 column 12: mapping values are not allowed here"),
+    ('sequences: "my.fasta\n', "line 2 column 1: found unexpected end of stream (while scanning a "
+     "quoted scalar started at line 1 column 12)"),
+    ("- device\n", "a config file holds key: value pairs at the top level; this one does not"),
+    ("", "a config file holds key: value pairs at the top level"),
+])
+def test_config_file_syntax_error_is_one_line_with_file_line_and_column(tmp_path, text, expected):
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        check_config_file(path)
+    assert str(err.value).startswith(f"{path}: {expected}")
+    assert "\n" not in str(err.value)
+
+
+def test_config_files_snakemake_reads_pass(tmp_path):
+    for text in ('{\n\t"device": "cpu"\n}\n', "device: cpu  # tabs\tin a comment\n",
+                 "offsets: {a: 3}\nmodels: !!python/tuple [a, b]\n", (REPO / "config/config.yaml").read_text()):
+        (tmp_path / "c.yaml").write_text(text)
+        check_config_file(tmp_path / "c.yaml")
+    (tmp_path / "latin1.yaml").write_bytes("device: cpu\nsequences: prot\xe9ines.fasta\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1.yaml: line 2 column 16: not UTF-8 text \(byte 0xe9\)"):
+        check_config_file(tmp_path / "latin1.yaml")
+
+
+def test_check_command_names_each_bad_file(tmp_path):
+    """python -m esm1v_scan.config FILE...: for --configfile files, which Snakemake reads (and
+    rejects without naming them) before the workflow's code runs."""
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text("device: cpu\n")
+    bad.write_text(TAB)
+    proc = subprocess.run([sys.executable, "-m", "esm1v_scan.config", str(good), str(bad)],
+                          capture_output=True, text=True, cwd=REPO / "workflow")
+    assert proc.returncode == 1
+    assert proc.stderr == (f"esm1v-scan: {bad}: line 4 column 1: found character '\\t' that "
+                           "cannot start any token\n")
+    ok = subprocess.run([sys.executable, "-m", "esm1v_scan.config", str(good)],
+                        capture_output=True, text=True, cwd=REPO / "workflow")
+    assert ok.returncode == 0 and ok.stderr == ""
+
+
+def test_workflow_names_the_tab_in_its_config_file(tmp_path):
+    """config/config.yaml of the working directory with a tab: one line naming it, its line and
+    column, before Snakemake reads it; nothing written."""
+    wd = tmp_path / "project"
+    (wd / "config").mkdir(parents=True)
+    (wd / "config/config.yaml").write_text(TAB)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(wd),
+                           "--cores", "1", "-n"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    lines = [line for line in out.splitlines() if "esm1v-scan:" in line]
+    assert lines == ["esm1v-scan: config/config.yaml: line 4 column 1: found character '\\t' that "
+                     "cannot start any token"], out[-2000:]
+    assert "not valid JSON or YAML" not in out and "Traceback" not in out
+    assert not (wd / "results").exists()

@@ -3,7 +3,10 @@
 package (what a conda env from envs/*.yaml is); jobs must import the rules' own package, even when
 another copy sits on PYTHONPATH or in a .pth file."""
 
+import html
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -78,12 +81,38 @@ def user_project(folder: Path, snakefile: str, config: dict, prefix: str | None 
     return folder / "Snakefile"
 
 
+def front_page_of(report: str) -> str:
+    """The report's front page ("Workflow" panel) as plain text: Snakemake embeds it as a JS string."""
+    m = re.search(r'var workflow_desc = (".*?");\n', report)
+    assert m, "no workflow description in the report"
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", "", json.loads(m.group(1)))).split())
+
+
+def front_sentence(config: dict) -> str:
+    """What the front page must say of the module's run (its config, not the host project's)."""
+    return (f"esm1v-scan: ESM-1v mutational scan of {config['sequences']} with {len(MODELS)} "
+            f"model(s) ({', '.join(MODELS)}), strategy masked-marginals, backend local.")
+
+
+def check_report(python: Path, folder: Path, snakefile: Path, config: dict) -> str:
+    """--report from the host project: docutils warns of nothing, no "System Message" is in the
+    page, the front page names the module's sequences and models. Returns the report's HTML."""
+    proc = snakemake(python, folder, "-s", str(snakefile), "esm1v_all", "--report", "report.html")
+    out = proc.stdout + proc.stderr
+    assert "(WARNING/" not in out and "(ERROR/" not in out and "(SEVERE/" not in out, out[-3000:]
+    report = (folder / "report.html").read_text()
+    assert "System Message" not in report and "system-message" not in report
+    assert front_sentence(config) in front_page_of(report), front_page_of(report)[:500]
+    return report
+
+
 def test_module_by_local_path(bare_python, work):
     tmp, config, reference = work
     folder = tmp / "by_path"
     snakefile = user_project(folder, repr(str(REPO / "Snakefile")), config)
     snakemake(bare_python, folder, "-s", str(snakefile), "esm1v_all")
     assert per_protein(folder) == reference
+    check_report(bare_python, folder, snakefile, config)
     prov = yaml.safe_load((folder / "results/provenance/provenance.yaml").read_text())
     head = git(REPO, "rev-parse", "HEAD")
     assert prov["workflow"]["git"]["commit"] == head
@@ -104,14 +133,46 @@ def test_a_module_user_sets_the_scoring_resources_by_rule_name(bare_python, work
     assert out.count("mem_mb=23456") == len(MODELS)
 
 
-def test_module_with_prefix(bare_python, work):
-    tmp, config, reference = work
+@pytest.fixture(scope="module")
+def prefixed(bare_python, work):
+    """The module with prefix: run, and its report built from the host project."""
+    tmp, config, _ = work
     folder = tmp / "prefixed"
     # the catalog layout's main file this time (the test above loads the top-level Snakefile)
     snakefile = user_project(folder, repr(str(REPO / "workflow/Snakefile")), config, prefix="esm1v")
     snakemake(bare_python, folder, "-s", str(snakefile), "esm1v_all")
+    return folder, check_report(bare_python, folder, snakefile, config)
+
+
+def test_module_with_prefix(prefixed, work):
+    _, _, reference = work
+    folder, report = prefixed
     assert per_protein(folder / "esm1v") == reference
     assert not (folder / "results").exists()
+    # the summary's caption links each protein's heatmaps at their prefixed paths
+    for name in ("sp_P0CG48_UBC_HUMAN", "tiny_2"):
+        for fig in ("heatmap.png", "heatmap.html"):
+            assert f"showResultInfo('esm1v/results/{name}/{fig}')" in report, (name, fig)
+
+
+def test_module_report_in_a_browser(prefixed, work, tmp_path):
+    """The host project's report, opened in headless chromium: its front page names the module's
+    sequences and models and shows no docutils message."""
+    from test_interactive import chromium
+
+    _, config, _ = work
+    folder, _ = prefixed
+    proc = subprocess.run(
+        [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=10000", "--dump-dom",
+         (folder / "report.html").as_uri()], capture_output=True, text=True, timeout=180)
+    dom = proc.stdout
+    m = re.search(r'<div class="document">(.*?)<div id="brand">', dom, re.S)
+    assert m, f"the front page did not render:\n{dom[-2000:]}\n{proc.stderr[-2000:]}"
+    shown = " ".join(html.unescape(re.sub(r"<[^>]*>", "", m.group(1))).split())
+    assert shown.startswith(front_sentence(config)), shown[:600]
+    assert "System Message" not in dom and "problematic" not in dom
+    assert "Start at 1. Summary" in shown
 
 
 def git(repo: Path, *args) -> str:
@@ -143,6 +204,7 @@ def test_module_pinned_to_a_git_commit(bare_python, work):
     assert prov["workflow"]["git"]["commit"] == commit
     assert prov["workflow"]["source"].startswith("git+file://")
     assert {j["workflow_git"]["commit"] for j in prov["jobs"]} == {commit}
+    check_report(bare_python, folder, snakefile, config)
 
 
 def test_snakefile_and_directory_from_another_folder_without_a_configfile(bare_python, work):

@@ -179,3 +179,41 @@ def test_other_binary_files_say_what_they_look_like(tmp_path, content, looks_lik
         read_fasta(f)
     assert str(err.value).startswith(f"{f}: ")
     assert looks_like in str(err.value) and "\n" not in str(err.value)
+
+
+def test_windows_1252_headers_are_read_as_such_with_a_warning_naming_the_lines(tmp_path):
+    """Bytes of a header saved on Windows (cp1252 'é', '°') are never turned into U+FFFD: the
+    line is read as Windows-1252 and the warning names the file and each such line."""
+    path = tmp_path / "win.fasta"
+    path.write_bytes(b">P1 Prot\xe9ine \xe0 37\xb0C\r\nMKV\r\n>caf\xe9 x\nMKL\n>ok \xc3\xa9 (UTF-8)\nMKW\n")
+    warnings = []
+    proteins = read_fasta(path, warn=warnings.append)
+    assert [(p.id, p.description) for p in proteins] == [
+        ("P1", "Protéine à 37°C"), ("café", "x"), ("ok", "é (UTF-8)")]
+    assert all("\ufffd" not in p.id + p.description for p in proteins)
+    assert warnings == [
+        f"{path}: 2 line(s) are not UTF-8 and were read as Windows-1252 (line 1: '>P1 Protéine à "
+        "37°C', line 3: '>café x'); check those ids and descriptions, or save the file as UTF-8"]
+    # plain UTF-8 (and ASCII): no warning
+    write_fasta(path, ">ok é\nMKW\n")
+    assert read_fasta(path, warn=warnings.append)[0].description == "é"
+    assert len(warnings) == 1
+
+
+def test_a_windows_1252_warning_is_logged_by_default_and_lists_at_most_three_lines(tmp_path, caplog):
+    path = tmp_path / "win.fasta"
+    path.write_bytes(b"".join(b">s%d \xb5M\nMKV\n" % i for i in range(1, 6)))
+    with caplog.at_level("WARNING", logger="esm1v_scan.fasta"):
+        assert [p.description for p in read_fasta(path)] == ["µM"] * 5
+    assert caplog.messages == [
+        f"{path}: 5 line(s) are not UTF-8 and were read as Windows-1252 (line 1: '>s1 µM', line 3: "
+        "'>s2 µM', line 5: '>s3 µM' and 2 more); check those ids and descriptions, or save the file "
+        "as UTF-8"]
+
+
+def test_bytes_that_are_neither_utf8_nor_windows_1252_stop_with_the_line(tmp_path):
+    path = tmp_path / "bad.fasta"
+    path.write_bytes(b">a\nMKV\n>b x\x81y\nMKL\n")
+    with pytest.raises(InputError, match=rf"^{path}: line 3: the byte 0x81 is neither UTF-8 nor "
+                                         "Windows-1252 text; save the file as UTF-8$"):
+        read_fasta(path)

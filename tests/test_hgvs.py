@@ -149,6 +149,11 @@ def test_the_workflow_forms_are_unchanged_and_negative_numbers_follow_the_offset
         assert apply(v, SEQ, offset=-5) == mutant
     assert parse("F-5A").hgvs_p == "p.Phe-5Ala"
     assert parse("S0A").hgvs_p == "p.Ser0Ala"
+    # the numbers the tables write, nothing else: no -0, no leading zero on a negative number, no
+    # digits outside ASCII (int() would read them)
+    for bad in ["M-05A", "A-0G", "p.Met-05Ala", "A\u0661G", "p.Arg97fsTer\u0662"]:
+        with pytest.raises(InputError):
+            parse(bad)
     # TEM-1's DMS numbering starts at 24: residue 33 is the tenth (R)
     assert check(parse("p.R33C"), SEQ, offset=24) == (10,)
     assert apply(parse("p.Arg33_Trp34insGly"), SEQ, offset=24) == "MKTGSAAALRGWKEECYFPDN"

@@ -176,8 +176,8 @@ def test_evaluation_table_and_page_without_a_label():
     table = pd.DataFrame({"s": np.arange(12.0), "t": np.arange(12.0)[::-1]})
     ev = evaluate(table, np.arange(12.0), "DMS_score", {"a": "s", "b": "t"}, bootstrap=10)
     assert list(ev.columns) == [
-        "predictor", "score_column", "experimental_column", "spearman", "n", "auc", "mcc", "ndcg",
-        "top10_recall", "spearman_se", "auc_se", "mcc_se", "ndcg_se", "top10_recall_se", "label"]
+        "predictor", "variant_type", "score_column", "experimental_column", "spearman", "n", "auc",
+        "mcc", "ndcg", "top10_recall", "spearman_se", "auc_se", "mcc_se", "ndcg_se", "top10_recall_se", "label"]
     assert ev["auc"].isna().all() and ev["mcc"].isna().all() and ev["label"].tolist() == ["", ""]
     assert ev["spearman"].tolist() == [1.0, -1.0] and ev["top10_recall"].tolist() == [1.0, 0.0]
     assert ev["ndcg"].tolist() == pytest.approx([1.0, 0.0])

@@ -1,6 +1,7 @@
 """The heatmap's content: colours at the cells the axis labels point to, the symmetric stated
 colour scale, wild-type and offset labels, gaps between non-adjacent sites, balanced rows without
-empty panel area, the per-position track, the random-weights stamp; the scatter's fit line; and
+empty panel area, the per-position track, residue-number ticks clear of the wild-type letters, a
+colour scale beside every row, the random-weights stamp; the scatter's fit line; and
 the detection of checkpoints that are not ESM-1v."""
 
 import argparse
@@ -8,6 +9,7 @@ import argparse
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from esm1v_scan.evaluation import plot_scatter
@@ -82,7 +84,7 @@ def test_colour_scale_is_symmetric_and_states_its_clipping(tmp_path):
     fig = heatmap(df, [tmp_path / "h.png"], title="t")
     subs = df.loc[df.wt != df.mt, "score_mean"].abs()
     limit = np.percentile(subs, 99)
-    cax = axes(fig, "colourbar")
+    cax = axes(fig, "colourbar0")
     lo, hi = cax.get_ylim()
     assert lo == pytest.approx(-limit) and hi == pytest.approx(limit)
     for im in axes(fig, "matrix0").images:  # the cells use that scale
@@ -91,7 +93,7 @@ def test_colour_scale_is_symmetric_and_states_its_clipping(tmp_path):
     assert f"\u00b1{limit:.2f}" in text and "99th percentile" in text
     assert f"{int((subs > limit).sum())} cells beyond" in text
     fixed = heatmap(df, [tmp_path / "f.png"], title="t", limit=5.0)
-    assert axes(fixed, "colourbar").get_ylim() == pytest.approx((-5.0, 5.0))
+    assert axes(fixed, "colourbar0").get_ylim() == pytest.approx((-5.0, 5.0))
 
 
 def test_every_wild_type_and_offset_numbers_on_the_axis_of_a_100_residue_protein(tmp_path):
@@ -141,6 +143,78 @@ def test_long_protein_wraps_into_balanced_rows_without_empty_panel_area(tmp_path
     assert heights == pytest.approx(expected)
 
 
+def test_residue_number_ticks_never_cross_the_wild_type_letters(tmp_path):
+    """A 300-residue protein in 4 rows: every tick mark of the residue numbers (each 10th residue
+    and the first) lies below the bounding box of every wild-type letter of its row, and the
+    numbers themselves lie below the tick marks."""
+    seq = seq_of(300)
+    fig = heatmap(scan(seq), [tmp_path / "h.png"], title="t", row_width=80)
+    canvas = FigureCanvasAgg(fig)  # the figure is closed to pyplot: draw it on its own canvas
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    rows = [a for a in fig.axes if a.get_label().startswith("matrix")]
+    assert len(rows) == 4
+    n_ticks = 0
+    for ax in rows:
+        letters = [t.get_window_extent(renderer) for t in ax.get_xticklabels()]
+        letters_bottom = min(b.y0 for b in letters)
+        num = numbers_axis(ax)
+        for tick in num.xaxis.get_major_ticks():
+            line = tick.tick1line
+            assert line.get_visible() and line.get_markersize() > 0
+            x, y = line.get_transform().transform(line.get_xydata()[0])
+            length = line.get_markersize() * fig.dpi / 72  # a downward tick: from y to y - length
+            top, bottom = y, y - length
+            for b in letters:
+                crosses = b.x0 <= x <= b.x1 and bottom <= b.y1 and top >= b.y0
+                assert not crosses, (tick.label1.get_text(), b, (x, bottom, top))
+            assert top < letters_bottom, tick.label1.get_text()  # under the letters' baseline row
+            assert tick.label1.get_window_extent(renderer).y1 <= bottom + 0.5
+            n_ticks += 1
+    assert n_ticks == 34  # residues 1, 10, 20, ..., 300 and 76, 151, 226 (the starts of rows 2-4)
+
+
+def test_every_row_has_its_own_colour_scale(tmp_path):
+    """A 40-inch figure is read row by row: each row's matrix has a colourbar of the same scale
+    beside it, as tall as the matrix, all at the same x, each stating the clipping; in the PNG,
+    right of every row, dark blue near the top of the matrix's height and dark red near its
+    bottom."""
+    seq = seq_of(250)
+    df = scan(seq)
+    df.loc[(df.position == 3) & (df.wt != df.mt), "score_mean"] = -12.0
+    png = tmp_path / "h.png"
+    fig = heatmap(df, [png], title="t", row_width=100)
+    subs = df.loc[df.wt != df.mt, "score_mean"].abs()
+    limit = np.percentile(subs, 99)
+    beyond = int((subs > limit).sum())
+    rows = [a for a in fig.axes if a.get_label().startswith("matrix")]
+    bars = [a for a in fig.axes if a.get_label().startswith("colourbar")]
+    assert len(rows) == 3 and len(bars) == 3
+    # pixels: the first bar's x, at 10% and 90% of each row's matrix height
+    im = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    h, w = im.shape[:2]
+    bar_x = int(round((bars[0].get_position().x0 + bars[0].get_position().x1) / 2 * w))
+    for r, ax in enumerate(rows):
+        pos = ax.get_position()
+        top = im[int(round((1 - (pos.y0 + 0.9 * pos.height)) * h)), bar_x]
+        bottom = im[int(round((1 - (pos.y0 + 0.1 * pos.height)) * h)), bar_x]
+        assert top[2] > top[0] + 60, (r, top)  # blue: positive, more likely than the wild type
+        assert bottom[0] > bottom[2] + 60, (r, bottom)  # red: negative
+    x0s = set()
+    for ax, cax in zip(rows, bars):
+        matrix = ax.get_position()
+        pos = cax.get_position(original=True)  # the extend arrows take their room inside it
+        assert (pos.y0, pos.y1) == pytest.approx((matrix.y0, matrix.y1))  # beside its own row
+        assert pos.x0 > matrix.x1
+        x0s.add(round(pos.x0, 9))
+        assert cax.get_ylim() == pytest.approx((-limit, limit))
+        text = " ".join(t.get_text() for t in cax.texts)
+        assert f"\u00b1{limit:.2f}" in text and f"{beyond} cells beyond" in text
+        middle = pixel(fig, png, cax, 0.5, 0.0)
+        assert (middle > 225).all(), middle  # white at 0
+    assert len(x0s) == 1  # aligned
+
+
 def test_random_weights_stamp_in_the_title(tmp_path):
     df = scan(seq_of(20))
     stamped = heatmap(df, [tmp_path / "a.png"], title="P1", random_weights=True)
@@ -187,3 +261,41 @@ def test_published_esm1v_is_told_from_random_and_small_checkpoints():
 
 def test_loaded_tiny_model_is_not_published(tiny_model):
     assert tiny_model.published is False
+
+
+def test_stop_gain_and_indel_sites_are_marked_above_their_columns(tmp_path):
+    """A variant list's stop-gain (star) and in-frame indel (triangle) sites: a marker above the
+    column of that residue, in the row that draws it, drawn in the PNG; the key says what they are."""
+    seq = seq_of(60)
+    sites = [3, 11, 12, 30] + list(range(45, 61))
+    png = tmp_path / "h.png"
+    fig = heatmap(scan(seq, sites), [png], title="t", offset=101, row_width=10,
+                  marks={"stop": [55], "indel": [11, 12, 30], "unused": []})
+    rows = [a for a in fig.axes if a.get_label().startswith("track")]
+    assert len(rows) == 2
+    found = {}
+    for r, ax in enumerate(rows):
+        # every column has a tick (its wild type): the row's sites in order
+        x_of = dict(zip([p + 100 for p in sites[10 * r:10 * r + 10]], axes(fig, f"matrix{r}").get_xticks()))
+        for coll in ax.collections:
+            if (coll.get_gid() or "").startswith("mark_"):
+                for x, y in coll.get_offsets():
+                    number = next(n for n, xx in x_of.items() if xx == pytest.approx(x))
+                    found.setdefault(coll.get_gid(), []).append((r, int(number)))
+                    assert y == 1.0  # the top of the track, above the bars
+    # residue numbers = position + 100
+    assert found == {"mark_indel": [(0, 111), (0, 112), (0, 130)], "mark_stop": [(1, 155)]}
+    # the star is drawn black just above the track at residue 155's column
+    ax = rows[1]
+    x = axes(fig, "matrix1").get_xticks()[sites[10:].index(55)]
+    fx, fy = fig.transFigure.inverted().transform(ax.transData.transform((x, 0)))
+    _, top = fig.transFigure.inverted().transform(ax.transAxes.transform((0, 1.0)))
+    im = np.asarray(Image.open(png).convert("RGB"))
+    h, w = im.shape[:2]
+    assert (im[int(round((1 - top) * h)), int(round(fx * w))] < 80).all()
+    key = " ".join(t.get_text() for t in fig.texts)
+    assert "star: stop-gain" in key.replace("\n", " ") and "in-frame indel" in key.replace("\n", " ")
+    # without marks: no marker, no key line
+    plain = heatmap(scan(seq, sites), [tmp_path / "p.png"], title="t", offset=101, row_width=20)
+    assert not [c for a in plain.axes for c in a.collections if (c.get_gid() or "").startswith("mark_")]
+    assert "stop-gain" not in " ".join(t.get_text() for t in plain.texts)

@@ -357,3 +357,82 @@ def test_after_kill_9_of_snakemake_a_rerun_beside_the_orphan_job_finishes_whole(
     assert sorted(a) == sorted(b) and "long/heatmap.png" in a
     assert [k for k in a if a[k] != b[k]] == []
     assert not [f for f in tmp_path.rglob("*.tmp")]
+
+
+def test_a_stopped_run_resumes_without_redoing_finished_jobs(tmp_path, tiny_dir):
+    """Two models score a short then a long protein, one job each, side by side. Model 2's job
+    finishes; model 1's scores the short protein and waits at the long one. SIGTERM to the run's
+    process group (`kill -TERM -- -<pgid>`; Ctrl-C sends SIGINT to it) stops it at once: model 1's
+    job ends by SIGTERM with one line in its log and leaves no output and no temp file, Snakemake
+    exits. The rerun redoes model 1's job only (the short protein from the score cache), leaves
+    model 2's table as it was, and ends with the outputs of an uninterrupted run."""
+    import base64
+    import json
+    import random
+
+    rng = random.Random(7)
+    seqs = {"short": "MKTAYIAKQRQISFVKSHFSRQ",
+            "long": "M" + "".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(399))}
+    fasta = write_fasta(tmp_path / "stop.fasta", seqs)
+    two = MODELS[:2]
+
+    def cfg(name):
+        return {**config_for(tmp_path / name, tiny_dir), "sequences": str(fasta), "models": two}
+
+    clean = tmp_path / "clean" / "work"
+    run_workflow(clean, cfg("clean"))
+    # model 1's cache entry of the long protein becomes a FIFO in the stopped run's cache
+    sha = hashlib.sha256((tiny_dir / f"{two[0]}.pt").read_bytes()).hexdigest()
+    meta = next(m for m in (tmp_path / "clean" / "cache").rglob("*.json")
+                if json.loads(m.read_text())["id"] == "long" and sha in json.loads(m.read_text())["backend"])
+    fifo = tmp_path / "stopped" / "cache" / meta.parent.name / meta.with_suffix(".tsv").name
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)
+
+    wd = tmp_path / "stopped" / "work"
+    wd.mkdir(parents=True)
+    config = cfg("stopped")
+    (wd / "test-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    table = {m: wd / f"results/shards/shard0001/scores/{m}.parquet" for m in two}
+    record = {m: wd / f"results/provenance/jobs/{m}/shard0001.json" for m in two}
+    job_log = wd / f"logs/score/{two[0]}/shard0001.log"
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"),
+           "--directory", str(wd), "--configfile", str(wd / "test-config.yaml"), "--cores", "2"]
+    run = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)
+    try:
+        def recorded():
+            """the outputs Snakemake has recorded as finished (its metadata, base64 file names)"""
+            meta = wd / ".snakemake" / "metadata"
+            return {base64.urlsafe_b64decode(f.name).decode() for f in meta.iterdir()} if meta.exists() else set()
+
+        def model_2_done_and_model_1_waiting():
+            """model 2's job finished for Snakemake, model 1's job blocked at the long protein"""
+            done = {str(p.relative_to(wd)) for p in (table[two[1]], record[two[1]])}
+            return done <= recorded() and _blocked_at_fifo(wd)
+        _wait_for(model_2_done_and_model_1_waiting)
+        finished = table[two[1]].stat().st_mtime_ns, record[two[1]].read_bytes()
+        assert "short: scored 22 positions" in job_log.read_text()
+        os.killpg(run.pid, signal.SIGTERM)
+        out, _ = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(60)
+        fifo.unlink(missing_ok=True)
+    assert run.returncode != 0
+    assert job_log.read_text().splitlines()[-1].startswith("esm1v-scan: score stopped by SIGTERM; ")
+    assert "died with <Signals.SIGTERM: 15>" in out
+    assert not table[two[0]].exists() and not record[two[0]].exists()
+    assert not (wd / "results/ensemble.parquet").exists()
+    assert not [f for f in tmp_path.rglob("*.tmp")]
+
+    rerun = run_workflow(wd, config)
+    said = rerun.stdout + rerun.stderr
+    jobs = [block for block in said.split("\n\n") if "rule score:" in block]
+    assert len(jobs) == 1 and f"model={two[0]}" in jobs[0], jobs
+    assert (table[two[1]].stat().st_mtime_ns, record[two[1]].read_bytes()) == finished
+    assert "short: all 22 positions from cache" in job_log.read_text()
+    a, b = result_files(wd), result_files(clean)
+    assert sorted(a) == sorted(b) and "long/heatmap.png" in a
+    assert [k for k in a if a[k] != b[k]] == []

@@ -25,10 +25,11 @@ class P:
 
 def test_row_mean_of_positions_and_counts():
     positions = pd.DataFrame({"position": [1, 2, 3], "mean_score": [-1.5, -0.25, 0.5]})
-    row = protein_row(P("sp|X|Y", "sp_X_Y", "MKV", "Beta-lactamase TEM"), positions, 12, 0.7026)
+    row = protein_row(P("sp|X|Y", "sp_X_Y", "MKV", "Beta-lactamase TEM"), positions, 12, 0.7026,
+                      n_not_scored=2)
     assert row == {"id": "sp|X|Y", "name": "sp_X_Y", "description": "Beta-lactamase TEM",
                    "length": 3, "mean_score": (-1.5 - 0.25 + 0.5) / 3, "n_positions": 3,
-                   "n_variants": 12, "spearman": 0.7026}
+                   "n_variants": 12, "n_not_scored": 2, "spearman": 0.7026}
 
 
 def test_row_without_evaluation_has_no_rho():
@@ -98,3 +99,9 @@ def test_ensemble_spearman_reads_the_ensemble_row(tmp_path):
     f.write_text("predictor\tscore_column\texperimental_column\tspearman\tn\n"
                  "esm1v_t33_650M_UR90S_1\ts1\tfit\t0.61\t10\nensemble\tscore_mean\tfit\t0.7026\t10\n")
     assert ensemble_spearman(f) == 0.7026
+    # with rows per variant type: the ensemble over all scored variants, wherever its row is
+    f.write_text("predictor\tvariant_type\tscore_column\texperimental_column\tspearman\tn\n"
+                 "ensemble\tmissense\tscore_mean\tfit\t0.55\t12\n"
+                 "ensemble\tall\tscore_mean\tfit\t0.61\t20\n"
+                 "ensemble\tinframe_deletion\tscore_mean\tfit\t0.4\t10\n")
+    assert ensemble_spearman(f) == 0.61

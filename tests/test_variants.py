@@ -8,7 +8,8 @@ import pytest
 from conftest import DATA
 from esm1v_scan.ensemble import ensemble
 from esm1v_scan.errors import InputError
-from esm1v_scan.evaluation import evaluate, evaluation_html, plot_scatter, spearman
+from esm1v_scan.evaluation import (bootstrap_se, evaluate, evaluation_html, metrics, plot_scatter,
+                                   spearman)
 from esm1v_scan.fasta import Protein
 from esm1v_scan.planning import assign_shards, mask_plan
 from esm1v_scan.tables import score_table
@@ -70,9 +71,16 @@ def test_proteingym_list_multi_mutants_are_sums_per_model_and_ensemble(tmp_path)
     np.testing.assert_array_equal(vl.experimental, [0.5, -1.2, np.nan, 2.0])
     tables, ens = _site_tables(vl.positions)
     out = score_variants(vl, ens, MODELS)
-    # the input rows are kept verbatim, then one column per model and the ensemble
+    # the input rows are kept verbatim, then one column per model and the ensemble, then what
+    # each variant is and how it was scored
     assert list(out.columns) == ["mutant", "DMS_score", "note", "score_m1", "score_m2", "score_m3",
-                                 "score_ensemble"]
+                                 "score_ensemble", "hgvs_p", "variant_type", "scoring",
+                                 "score_per_residue_delta"]
+    assert out["hgvs_p"].tolist() == ["p.Ile3Val", "p.Lys6Arg", "p.[Ile3Val;Lys6Arg]",
+                                      "p.[Leu8Pro;Thr9Ala;Gly10Ser]"]
+    assert out["variant_type"].tolist() == ["missense", "missense", "multi_missense", "multi_missense"]
+    assert set(out["scoring"]) == {"masked_marginals"}
+    assert out["score_per_residue_delta"].tolist() == out["score_ensemble"].tolist()
     assert out["DMS_score"].tolist() == ["0.5", "-1.2", "NA", "2"]
 
     def site(m, pos, mt):
@@ -170,8 +178,8 @@ def test_duplicates_are_kept_and_named(tmp_path):
         ("mutant\nA0G\n", {}, "row 1 (mutant 'A0G'): residue number 0 is before the sequence's first residue, numbered 1"),
         ("mutant\nI3V:G77A\n", {}, "row 1 (mutant 'I3V:G77A'): residue number 77 is beyond the sequence's last residue, numbered 76 (76 residues, first numbered 1)"),
         ("mutant\nI3V\nK7R\n", {}, "row 2 (mutant 'K7R'): wild-type mismatch at residue 7: the variant expects K, the sequence 'sp|P0CG48|UBC_HUMAN' has T"),
-        ("mutant\nI3V:I3A\n", {}, "row 1 (mutant 'I3V:I3A'): the same residue is mutated twice"),
-        ("mutant\nI3*\n", {}, "the substitution '*' is not one of the 20 amino acids"),
+        ("mutant\nI3V:I3A\n", {}, "row 1 (mutant 'I3V:I3A'): malformed mutation 'I3V:I3A': 'Ile3Val' and 'Ile3Ala' change the same residues"),
+        ("mutant\nI3X\n", {}, "row 1 (mutant 'I3X'): malformed mutation 'I3X': 'X' is not accepted (for a stop write * or Ter)"),
         ("mutant,DMS_score\nI3V,1.5\nK6R,high\n", {}, "row 2: the experimental value 'high' in column 'DMS_score' is not a number"),
         ("mutant,fit\nI3V,1\n", {"score_column": "fitness"}, "no column 'fitness' (score_column"),
         ("mutant\n", {}, "the variant file has no rows"),
@@ -244,6 +252,38 @@ def test_evaluate_table_and_html():
     assert "<td>0.8000</td>" in html and "x &lt;y&gt;" in html
 
 
+@pytest.mark.parametrize("jobs, stamped", [
+    ([{"published_esm1v": True}, {"published_esm1v": False}], True),  # one random model is enough
+    ([{"published_esm1v": True}, {"published_esm1v": True}], False),  # the real weights
+    ([{}], False),  # a record from before the check: counts as published
+    ([], False),  # no records: unknown, not stamped
+])
+def test_evaluation_page_carries_the_random_weights_stamp_like_the_figures(tmp_path, jobs, stamped):
+    """evaluation.html says "random weights - not ESM-1v" exactly when the scoring jobs' records
+    say so (as the scatter plot, the heatmaps and the summary do), above the table and in the
+    page title; the real weights' page has no trace of it."""
+    import json
+    from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
+
+    paths = []
+    for k, job in enumerate(jobs):
+        paths.append(tmp_path / f"job{k}.json")
+        paths[-1].write_text(json.dumps(job))
+    random = random_weights(read_jobs(paths))  # what rule evaluate reads
+    ev = evaluate(pd.DataFrame({"score_ensemble": [1, 3, 2, 4]}), np.array([1.0, 2.0, 3.0, 4.0]),
+                  "DMS_score", {"ensemble": "score_ensemble"})
+    html = evaluation_html(ev, "P1: Spearman's rho", random_weights=random)
+    assert "<td>0.8000</td>" in html
+    body = html.split("<body>", 1)[1]
+    if stamped:
+        assert RANDOM_STAMP == "random weights - not ESM-1v"
+        assert f"<p class='stamp'>{RANDOM_STAMP.upper()}</p>" in body
+        assert body.index(RANDOM_STAMP.upper()) < body.index("<table")  # read before the numbers
+        assert f"<title>{RANDOM_STAMP.upper()}: P1: Spearman&#x27;s rho</title>" in html
+    else:
+        assert "random" not in html.lower() and "not esm-1v" not in html.lower()
+
+
 def test_scatter_is_written_and_byte_reproducible(tmp_path):
     rng = np.random.default_rng(1)
     x = rng.normal(size=300)
@@ -305,3 +345,118 @@ def test_excel_bom_and_explicit_separator(tmp_path):
     semi = _write(tmp_path, "mutant;DMS_score\nI3V;1.5\n", name="semi.txt")
     vl = _read(semi, separator=";")
     assert vl.positions == [3] and list(vl.table.columns) == ["mutant", "DMS_score"]
+
+
+# -- every variant type ---------------------------------------------------------------------------
+def test_reference_prefix_checked_against_the_fasta_id(tmp_path):
+    np_protein = Protein("NP_000537.3", "NP_000537.3", SEQ)
+    # the FASTA record itself (version aside): fine, no warning
+    vl = _read(_write(tmp_path, "mutant\nNP_000537.1:p.Ile3Val\n"), np_protein)
+    assert vl.positions == [3] and vl.warnings == []
+    # another RefSeq protein against a RefSeq FASTA id: the list is for another protein
+    with pytest.raises(InputError) as err:
+        _read(_write(tmp_path, "mutant\nI3V\nNP_000546.2:p.Lys6Arg\n"), np_protein)
+    assert str(err.value) == (
+        f"{tmp_path / 'v.csv'}: row 2 (mutant 'NP_000546.2:p.Lys6Arg'): the reference sequence "
+        "'NP_000546.2' is not this list's sequence 'NP_000537.3' (both RefSeq NP_ accessions): is "
+        "the list for another protein? Drop the prefix only if the residues are numbered on this "
+        "sequence")
+    # ENSP against ENSP: the same
+    with pytest.raises(InputError, match="both Ensembl ENSP accessions"):
+        _read(_write(tmp_path, "mutant\nENSP00000269305.4:p.I3V\n"),
+              Protein("ENSP00000354587.3", "e", SEQ))
+    # a kind the FASTA id is not (UniProt id, RefSeq prefix; a gene name): ignored, ONE warning
+    vl = _read(_write(tmp_path, "mutant\nNP_000546.2:p.Lys6Arg\nNP_000546.2:p.I3V\nTP53:p.L8P\n"))
+    assert vl.positions == [3, 6, 8]
+    assert vl.warnings == [
+        f"{tmp_path / 'v.csv'}: 3 row(s) name a reference sequence that is not "
+        "'sp|P0CG48|UBC_HUMAN' ('NP_000546.2' (row 1), 'TP53' (row 3)): prefix ignored, residues "
+        "checked against 'sp|P0CG48|UBC_HUMAN'"]
+    # a residue that does not match is still an error naming the row
+    with pytest.raises(InputError, match=r"row 1 \(mutant 'TP53:p.Lys8Pro'\): wild-type mismatch "
+                                         r"at residue 8: the variant expects K, the sequence "
+                                         r"'sp\|P0CG48\|UBC_HUMAN' has L"):
+        _read(_write(tmp_path, "mutant\nTP53:p.Lys8Pro\n"))
+
+
+def test_types_plans_and_scores_of_a_mixed_list(tmp_path):
+    """Stop-gains take the minimum over the substitutions from the stop to the end, per model
+    and from score_mean for the ensemble; indels take rule indels' tables (or are not scored
+    with the reason under BioLM); the rest are reported with empty scores."""
+    rows = ["I3V", "p.Ala46=", "p.Tyr59Ter", "p.Lys11del", "p.Gly47dup", "p.Arg42fs",
+            "p.[Lys33Arg;Glu34del]", "p.Lys11del"]
+    vl = _read(_write(tmp_path, "mutant\n" + "\n".join(rows) + "\n"))
+    assert vl.positions == [3, 11, 47] + list(range(59, 77))
+    assert vl.marks() == {"stop": [59], "indel": [11, 47]}
+    assert vl.indel_variants() == ["p.Lys11del", "p.Gly47dup"]
+    assert vl.counts()["not_scored"] == 2
+    assert "p.Lys11del in rows 4, 8" in vl.warnings[0]  # duplicates of any type are named
+    tables, ens = _site_tables(vl.positions)
+    indels = {m: pd.DataFrame({"hgvs_p": ["p.Gly47dup", "p.Lys11del"], "score": [-1.0 - k, 2.0 + k],
+                               "score_per_residue_delta": [-0.5 - k, -3.0 + k]})
+              for k, m in enumerate(MODELS)}
+    out = score_variants(vl, ens, MODELS, indels)
+    assert out["scoring"].tolist() == [
+        "masked_marginals", "masked_marginals", "min_downstream", "pllr", "pllr",
+        "not_scored: frameshift (the mutant protein after the shift is not known)",
+        "not_scored: multi-site allele with a stop-gain or an indel", "pllr"]
+    assert out["variant_type"].tolist() == ["missense", "synonymous", "stop_gained",
+                                            "inframe_deletion", "duplication", "frameshift",
+                                            "inframe_deletion", "inframe_deletion"]
+    assert out.loc[1, "score_ensemble"] == 0.0 and out.loc[1, "score_m2"] == 0.0
+    for m in MODELS:  # the worst of the 19 substitutions at 59..76
+        t = tables[m]
+        assert out.loc[2, f"score_{m}"] == pytest.approx(t[(t.position >= 59) & (t.mt != t.wt)]["score"].min())
+    assert out.loc[2, "score_ensemble"] == pytest.approx(ens[(ens.position >= 59) & (ens.mt != ens.wt)]["score_mean"].min())
+    assert out.loc[2, "score_ensemble"] > np.mean([out.loc[2, f"score_{m}"] for m in MODELS])
+    assert out.loc[3, "score_m3"] == 4.0 and out.loc[3, "score_ensemble"] == pytest.approx(3.0)
+    assert out.loc[3, "score_per_residue_delta"] == pytest.approx(-2.0)
+    assert out.loc[4, "score_ensemble"] == pytest.approx(-2.0)
+    assert out.loc[[5, 6], ["score_m1", "score_ensemble", "score_per_residue_delta"]].isna().all().all()
+    assert out["score_per_residue_delta"][:3].tolist() == out["score_ensemble"][:3].tolist()
+    # the BioLM backend: indels kept, not scored, the reason said
+    remote = score_variants(vl, ens, MODELS, None, indel_reason="indels need the local backend")
+    assert remote["scoring"][3] == "not_scored: indels need the local backend"
+    assert np.isnan(remote.loc[3, "score_ensemble"]) and remote.loc[2, "scoring"] == "min_downstream"
+    # exact PLL is labelled so
+    assert score_variants(vl, ens, MODELS, indels, exact=True)["scoring"][3] == "pllr_exact"
+
+
+def test_evaluation_per_variant_type_where_ten_are_measured():
+    rng = np.random.default_rng(3)
+    types = np.array(["missense"] * 14 + ["inframe_deletion"] * 12 + ["stop_gained"] * 9
+                     + ["frameshift"] * 11)
+    score = rng.normal(size=len(types))
+    score[types == "frameshift"] = np.nan  # not scored
+    exp = score * 2 + rng.normal(size=len(types)) * 0.5
+    exp[types == "frameshift"] = rng.normal(size=11)
+    exp[0] = np.nan  # missense: 13 measured
+    exp[14:17] = np.nan  # deletions: 9 measured -> no rows of their own
+    table = pd.DataFrame({"score_a": score, "score_ensemble": score})
+    label = (exp >= 0).astype(float)
+    label[~np.isfinite(exp)] = np.nan
+    ev = evaluate(table, exp, "fit", {"a": "score_a", "ensemble": "score_ensemble"}, label,
+                  "fit >= 0", bootstrap=50, types=types)
+    assert list(ev.columns) == ["predictor", "variant_type", "score_column", "experimental_column",
+                                "spearman", "n", "auc", "mcc", "ndcg", "top10_recall",
+                                "spearman_se", "auc_se", "mcc_se", "ndcg_se", "top10_recall_se",
+                                "label"]
+    assert ev["variant_type"].tolist() == ["all", "all", "missense", "missense"]
+    ens = ev.set_index(["predictor", "variant_type"])
+    ok = np.isfinite(score) & np.isfinite(exp)
+    assert ens.loc[("ensemble", "all"), "n"] == ok.sum() == 13 + 9 + 9
+    assert ens.loc[("ensemble", "all"), "spearman"] == pytest.approx(spearman(score[ok], exp[ok])[0])
+    miss = (types == "missense") & ok
+    assert ens.loc[("ensemble", "missense"), "spearman"] == pytest.approx(spearman(score[miss], exp[miss])[0])
+    assert ens.loc[("ensemble", "missense"), "n"] == 13
+    # every row carries ProteinGym's metrics and their standard errors over its own variants
+    for vtype, rows in (("all", np.ones(len(types), dtype=bool)), ("missense", types == "missense")):
+        row = ens.loc[("ensemble", vtype)]
+        want = metrics(score[rows], exp[rows], label[rows])
+        for m in ("auc", "mcc", "ndcg", "top10_recall"):
+            assert row[m] == pytest.approx(want[m]), (vtype, m)
+        se = bootstrap_se(score[rows], exp[rows], label[rows], 50)
+        for m in se:
+            assert row[m] == pytest.approx(se[m]), (vtype, m)
+        assert row["label"] == "fit >= 0"
+    assert ens.loc[("ensemble", "missense"), "spearman_se"] != ens.loc[("ensemble", "all"), "spearman_se"]

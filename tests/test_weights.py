@@ -4,6 +4,7 @@ import hashlib
 import os
 
 import pytest
+import requests
 
 from conftest import MODELS
 from esm1v_scan import models, weights
@@ -207,3 +208,110 @@ def test_a_checkpoint_replaced_with_size_and_mtime_kept_is_hashed_again(tmp_path
     assert models.file_sha256(path) == hashlib.sha256(other).hexdigest()
     with pytest.raises(InputError, match="the lock records"):
         weights.verify(lock, M1, path)
+
+
+# -- no network: stop within seconds, with the way to run offline --------------------------------
+
+@pytest.fixture
+def pauses(monkeypatch):
+    """Every pause the download (and urllib3's retries) asks for, instead of sleeping."""
+    asked = []
+    monkeypatch.setattr(weights.time, "sleep", asked.append)  # the time module urllib3 uses too
+    return asked
+
+
+@pytest.fixture
+def refused_url():
+    """A port on 127.0.0.1 that refuses connections (bound, never listening)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/models"
+
+
+@pytest.mark.parametrize("where, why", [("unresolvable", "the host name does not resolve"),
+                                        ("refused", "the connection was refused")])
+def test_no_network_stops_at_once_pointing_to_offline_mode(tmp_path, pauses, caplog, refused_url,
+                                                           where, why):
+    base = "http://esm1v-weights.invalid/models" if where == "unresolvable" else refused_url
+    with pytest.raises(weights.DownloadError) as err:
+        weights.fetch_model(M1, tmp_path / "models", base)
+    msg = str(err.value)
+    assert msg.startswith(f"cannot download {base}/{M1}.pt: {why} (no network here?). ")
+    assert "set offline: true" in msg and "`make smoke`" in msg and "model_dir as <model>.pt" in msg
+    assert "\n" not in msg
+    # one attempt: urllib3's two connect retries (0 s and 2 s apart), no resuming
+    assert pauses == [2.0]
+    assert "interrupted" not in caplog.text
+    assert not (tmp_path / "models" / f"{M1}.pt").exists()
+
+
+def test_a_part_file_says_what_it_keeps_when_the_network_is_gone(tmp_path, pauses, refused_url):
+    dest = tmp_path / "models" / f"{M1}.pt"
+    dest.parent.mkdir()
+    weights.part_path(dest).write_bytes(b"x" * 1234)  # from an earlier run
+    with pytest.raises(weights.DownloadError, match=rf"{weights.part_path(dest)} keeps the 1234 "
+                                                    "bytes that arrived before$"):
+        weights.fetch_model(M1, dest.parent, refused_url)
+    assert weights.part_path(dest).read_bytes() == b"x" * 1234
+
+
+def test_a_lookup_failing_mid_download_is_resumed_not_reported_offline(served, tmp_path, pauses):
+    """Bytes arrived in this call: a failed connect after that is a blip, the download resumes."""
+    server, data = served
+    server.cuts = [SIZE // 3]
+    session = weights.make_session()
+    calls = []
+
+    def get(url, **kw):
+        calls.append(url)
+        if len(calls) == 2:  # the first resume meets a failed name lookup
+            url = "http://esm1v-weights.invalid/x.pt"
+        return requests.Session.get(session, url, **kw)
+
+    session.get = get
+    path = fetch(server, tmp_path, session=session)
+    assert path.read_bytes() == data
+    assert len(calls) == 3
+    assert [r["range"] for r in server.requests] == [None, f"bytes={SIZE // 3}-"]
+
+
+def test_a_full_disk_names_the_part_file_and_keeps_what_arrived(served, tmp_path, monkeypatch):
+    """ENOSPC while writing the download: an OSError naming the .part file (rule_script makes it
+    one line), and what arrived stays for the next run to resume."""
+    import errno
+    import pathlib
+
+    from esm1v_scan.scripting import no_space_line
+
+    server, data = served
+    real_open = pathlib.Path.open
+
+    class Full:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, block):
+            self.fh.write(block[:1000])
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+    def open_(self, mode="r", *args, **kw):
+        fh = real_open(self, mode, *args, **kw)
+        return Full(fh) if self.name.endswith(".part") and "b" in mode and "r" not in mode else fh
+
+    monkeypatch.setattr(pathlib.Path, "open", open_)
+    dest = tmp_path / "models" / f"{M1}.pt"
+    with pytest.raises(OSError) as err:
+        fetch(server, tmp_path)
+    assert (err.value.errno, err.value.filename) == (errno.ENOSPC, str(weights.part_path(dest)))
+    assert no_space_line(err.value) == (f"{weights.part_path(dest)}: no space left on device; "
+                                        "free some space and run again")
+    assert weights.part_path(dest).read_bytes() == data[:1000]
+    assert not dest.exists() and len(server.requests) == 1

@@ -11,6 +11,7 @@ import pytest
 from conftest import MODELS, REPO, run_workflow, write_fasta
 from esm1v_scan.models import load_model
 from esm1v_scan.scoring import LocalScorer
+from esm1v_scan.tiny import write_tiny_models
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +65,8 @@ def test_end_to_end_outputs(tmp_path, base_config, tiny_dir):
         pd.testing.assert_frame_equal(rows.reset_index(drop=True), table, check_exact=False,
                                       rtol=1e-6, atol=1e-7)
 
-    # a rerun does nothing
+    # a rerun does nothing, also after the tiny models were written again (a second `make smoke`)
+    write_tiny_models(tiny_dir)
     again = run_workflow(wd, base_config)
     assert "Nothing to be done" in again.stdout + again.stderr
 
@@ -76,6 +78,17 @@ def test_end_to_end_outputs(tmp_path, base_config, tiny_dir):
     out = again.stdout + again.stderr
     assert table.read_bytes() == before
     assert "localrule protein_files_shard0001:" in out and "rule score:" not in out
+    # ... as long as the shard's tables exist: with one of them gone too, that model's scoring job
+    # runs again and takes every score from the score cache (README, "Proteome scale")
+    table.unlink()
+    (wd / f"results/shards/shard0001/scores/{MODELS[3]}.parquet").unlink()
+    again = run_workflow(wd, base_config)
+    out = again.stdout + again.stderr
+    assert table.read_bytes() == before
+    assert out.count("rule score:") == 1
+    log = (wd / f"logs/score/{MODELS[3]}/shard0001.log").read_text()
+    assert "tiny_2: all 22 positions from cache" in log
+    assert "2 cache hits, 0 scored, 0 forward passes" in log
 
 
 def test_dry_run_lists_one_scoring_job_per_model(tmp_path, base_config):
@@ -83,6 +96,17 @@ def test_dry_run_lists_one_scoring_job_per_model(tmp_path, base_config):
     out = proc.stdout + proc.stderr
     assert any(line.split() == ["score", "5"] for line in out.splitlines())
     assert not (tmp_path / "dry/results").exists()
+
+
+def test_a_windows_1252_header_is_read_with_a_warning_on_the_console(tmp_path, base_config):
+    fasta = tmp_path / "win.fasta"
+    fasta.write_bytes(b">caf\xe9 37\xb0C\nMKTAYIAKQRQ\n")
+    proc = run_workflow(tmp_path / "dry", {**base_config, "sequences": str(fasta)}, "-n")
+    out = proc.stdout + proc.stderr
+    assert (f"esm1v-scan: warning: {fasta}: 1 line(s) are not UTF-8 and were read as Windows-1252 "
+            "(line 1: '>café 37°C')") in out
+    assert "\ufffd" not in out and "Traceback" not in out
+    assert any(line.split() == ["score", "5"] for line in out.splitlines())
 
 
 def test_the_score_rule_takes_resources_by_name(tmp_path, base_config):

@@ -52,7 +52,10 @@ def test_variants_evaluation_and_report(tmp_path, base_config):
     assert sorted(tables[MODELS[0]]["position"].unique()) == [3, 6, 8, 9, 10, 44, 48]
 
     out = pd.read_csv(wd / f"results/{UBQ}/variants.tsv", sep="\t", keep_default_na=False)
-    assert list(out.columns) == ["mutant", "DMS_score", "note"] + [f"score_{m}" for m in MODELS] + ["score_ensemble"]
+    assert list(out.columns) == (["mutant", "DMS_score", "note"] + [f"score_{m}" for m in MODELS]
+                                 + ["score_ensemble", "hgvs_p", "variant_type", "scoring",
+                                    "score_per_residue_delta"])
+    assert set(out["scoring"]) == {"masked_marginals"}
     assert out["note"].tolist() == list("abcdefgh") and out["DMS_score"].tolist()[5] == "NA"
     for m in MODELS:
         t = tables[m]
@@ -96,6 +99,7 @@ def test_variants_evaluation_and_report(tmp_path, base_config):
     assert "<td>ensemble</td>" in page
     assert f"auc and mcc are empty: the variant list of {UBQ} has no binary label" in page
     assert "Standard errors (&lt;metric&gt;_se): 1000 bootstrap resamples of the variants, seed 0." in page
+    assert "<p class='stamp'>RANDOM WEIGHTS - NOT ESM-1V</p>" in page  # tiny checkpoints: stamped
 
     # a rerun does nothing; a new site is the only one scored (the rest comes from the cache)
     again = run_workflow(wd, config)

@@ -26,6 +26,11 @@ tied in score are broken by row order for ``ndcg`` (ProteinGym leaves the order 
 unstable sort), and ``ndcg`` is NaN, not 0, for fewer than 10 variants (no top 10%) or constant
 experimental values. The label may have missing values (NaN): ``auc`` and ``mcc`` use the rows
 with a score and a label.
+
+With the variants' types (column ``variant_type`` of variants.tsv), the table has rows for
+``variant_type`` ``all`` (every scored row: the rows not scored have no score and drop out) and
+one set per type with at least :data:`MIN_PER_TYPE` measured, scored variants; every row has
+all the metrics and their bootstrap standard errors, computed over that row's variants.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import pandas as pd  # noqa: E402
 from scipy.stats import rankdata, spearmanr  # noqa: E402
 
 from .plotting import RC, SCORE_NAMES, save_figure, titled  # noqa: E402
+from .provenance import RANDOM_STAMP  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +60,17 @@ METRICS = ("spearman", "auc", "mcc", "ndcg", "top10_recall")
 TOP_PERCENT = 10
 #: the bootstrap's random seed: the same resamples, hence the same standard errors, on every run
 BOOTSTRAP_SEED = 0
+#: A variant type gets its own rows from this many measured, scored variants.
+MIN_PER_TYPE = 10
 
-COLUMNS = (["predictor", "score_column", "experimental_column", "spearman", "n"]
+COLUMNS = (["predictor", "variant_type", "score_column", "experimental_column", "spearman", "n"]
            + list(METRICS[1:]) + [f"{m}_se" for m in METRICS] + ["label"])
 
 #: what each column of evaluation.tsv means (the evaluation page lists it)
 DEFINITIONS = {
+    "variant_type": "all (every scored variant), or one variant type with at least "
+                    f"{MIN_PER_TYPE} measured, scored variants; each row's metrics are over its "
+                    "variants",
     "spearman": "Spearman's rank correlation of score and experimental value",
     "n": "variants with a score and an experimental value",
     "auc": "ROC AUC of the score against the binary label (ties count one half)",
@@ -231,27 +242,48 @@ def bootstrap_se(scores, experiment, label=None, resamples: int = 1000,
 
 def evaluate(table: pd.DataFrame, experimental: np.ndarray, experimental_column: str,
              predictors: dict[str, str], label: np.ndarray | None = None,
-             label_name: str = "", bootstrap: int = 0) -> pd.DataFrame:
-    """One row per predictor (label -> score column of ``table``): rho and the count used, the
-    other metrics (:func:`metrics`; auc and mcc against ``label``, 0/1 per row, described by
-    ``label_name``) and ``bootstrap`` resamples' standard errors (:func:`bootstrap_se`)."""
+             label_name: str = "", bootstrap: int = 0, types=None) -> pd.DataFrame:
+    """One row per predictor (label -> score column of ``table``) over all rows
+    (``variant_type`` ``all``); with ``types`` (one variant type per row) also per type that has
+    at least :data:`MIN_PER_TYPE` rows with an experimental value and a score. Each row: rho and
+    the count used, the other metrics (:func:`metrics`; auc and mcc against ``label``, 0/1 per
+    row, described by ``label_name``) and ``bootstrap`` resamples' standard errors
+    (:func:`bootstrap_se`), all over that row's variants."""
+    experimental = np.asarray(experimental, dtype=float)
+    if label is not None:
+        label = np.asarray(label, dtype=float)
+    groups = [("all", np.ones(len(table), dtype=bool))]
+    if types is not None:
+        types = np.asarray(types, dtype=object)
+        measured = np.isfinite(experimental)
+        scored = np.isfinite(table[list(predictors.values())].to_numpy(dtype=float)).all(axis=1)
+        for vtype in dict.fromkeys(types):
+            rows = types == vtype
+            if int((rows & measured & scored).sum()) >= MIN_PER_TYPE:
+                groups.append((vtype, rows))
     rows = []
-    for name, column in predictors.items():
-        scores = table[column].to_numpy(dtype=float)
-        rho, n = spearman(scores, experimental)
-        if np.isnan(rho):
-            log.warning("%s: no Spearman rho (%d usable rows, or constant values)", name, n)
-        rows.append({"predictor": name, "score_column": column,
-                     "experimental_column": experimental_column, "spearman": rho, "n": n,
-                     **metrics(scores, experimental, label),
-                     **bootstrap_se(scores, experimental, label, bootstrap),
-                     "label": label_name if label is not None else ""})
+    for vtype, keep in groups:
+        y = experimental[keep]
+        lab = None if label is None else label[keep]
+        for name, column in predictors.items():
+            scores = table[column].to_numpy(dtype=float)[keep]
+            rho, n = spearman(scores, y)
+            if np.isnan(rho) and vtype == "all":
+                log.warning("%s: no Spearman rho (%d usable rows, or constant values)", name, n)
+            rows.append({"predictor": name, "variant_type": vtype, "score_column": column,
+                         "experimental_column": experimental_column, "spearman": rho, "n": n,
+                         **metrics(scores, y, lab),
+                         **bootstrap_se(scores, y, lab, bootstrap),
+                         "label": label_name if label is not None else ""})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def evaluation_html(evaluation: pd.DataFrame, title: str, notes: list[str] = ()) -> str:
+def evaluation_html(evaluation: pd.DataFrame, title: str, notes: list[str] = (),
+                    random_weights: bool = False) -> str:
     """The evaluation table as a small self-contained HTML page (shown inline in the report),
-    metrics to 4 decimals (empty where there is none), then ``notes`` and the definitions."""
+    metrics to 4 decimals (empty where there is none), then ``notes`` and the definitions;
+    stamped :data:`~esm1v_scan.provenance.RANDOM_STAMP` (in the title and above the table) when
+    the scores come from random weights, as the figures and the summary page are."""
     numeric = [c for c in evaluation.columns if c in METRICS or c.endswith("_se")]
     shown = evaluation.assign(**{c: evaluation[c].map(lambda v: "" if pd.isna(v) else f"{v:.4f}")
                                  for c in numeric})
@@ -259,12 +291,15 @@ def evaluation_html(evaluation: pd.DataFrame, title: str, notes: list[str] = ())
     paragraphs = "".join(f"<p>{escape(str(note))}</p>\n" for note in notes)
     defined = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in DEFINITIONS.items()
                       if k in evaluation.columns or k == "<metric>_se")
+    head = f"{RANDOM_STAMP.upper()}: {title}" if random_weights else str(title)
+    stamp = f"<p class='stamp'>{escape(RANDOM_STAMP.upper())}</p>\n" if random_weights else ""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>"
-        f"{escape(str(title))}</title>\n<style>body{{font-family:sans-serif}}"
+        f"{escape(head)}</title>\n<style>body{{font-family:sans-serif}}"
         "table{border-collapse:collapse}td,th{padding:3px 10px;border-bottom:1px solid #ccc;"
-        "text-align:right}dt{font-weight:bold;margin-top:4px}</style></head>\n<body>\n"
-        f"<h3>{escape(str(title))}</h3>\n{table}\n{paragraphs}"
+        "text-align:right}dt{font-weight:bold;margin-top:4px}.stamp{color:#b2182b;font-weight:bold}"
+        "</style></head>\n<body>\n"
+        f"{stamp}<h3>{escape(str(title))}</h3>\n{table}\n{paragraphs}"
         "<p>Metrics of ProteinGym's zero-shot DMS benchmark (performance_DMS_benchmarks.py):</p>\n"
         f"<dl>{defined}</dl>\n</body></html>\n"
     )

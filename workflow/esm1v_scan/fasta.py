@@ -1,16 +1,20 @@
 """FASTA parsing and validation (Biopython), and file-safe sequence names.
 
 Every problem is an :class:`~esm1v_scan.errors.InputError` whose message names the file, the record
-and the problem in one line, so the workflow can stop before any job runs.
+and the problem in one line, so the workflow can stop before any job runs. Text is UTF-8; lines
+that are not are read as Windows-1252 with a warning naming the file and lines (:func:`decode_text`).
 """
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import io
+import logging
 import re
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +22,8 @@ import pandas as pd
 from Bio import SeqIO
 
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 #: The 20 standard amino acids in the order of every score table (alphabetical one-letter codes).
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -162,10 +168,44 @@ def sniff_binary(head: bytes) -> str | None:
     return None
 
 
-def read_text(path: str | Path) -> str:
-    """The text of a FASTA file, plain or gzip/bgzip-compressed (told by its magic bytes, not its
-    name), a UTF-8 byte-order mark dropped. Any other binary file is an InputError saying what it
-    looks like."""
+def decode_text(data: bytes, file: str, warn: Callable[[str], None] | None = None) -> str:
+    """``data`` as text: UTF-8, a byte-order mark dropped. Lines that are not UTF-8 are read as
+    Windows-1252, the usual encoding of text saved on Windows (``é``, ``°``, ``µ`` in a header),
+    and ``warn`` (default: a logged warning) gets one message naming the file and those lines, so
+    an id is never changed without a word. A byte that is neither (0x81, 0x8d, 0x8f, 0x90, 0x9d)
+    is an InputError naming the line."""
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines, read_as_1252 = [], []
+    for number, raw in enumerate(data.split(b"\n"), start=1):  # b"\n" is never inside a character
+        try:
+            lines.append(raw.decode("utf-8"))
+            continue
+        except UnicodeDecodeError:
+            pass
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError as err:
+            raise InputError(f"line {number}: the byte 0x{raw[err.start]:02x} is neither UTF-8 nor "
+                             "Windows-1252 text; save the file as UTF-8", file) from None
+        lines.append(text)
+        read_as_1252.append((number, text))
+    shown = ", ".join(f"line {n}: {' '.join(t.split())[:60]!r}" for n, t in read_as_1252[:3])
+    more = f" and {len(read_as_1252) - 3} more" if len(read_as_1252) > 3 else ""
+    (warn or log.warning)(
+        f"{file}: {len(read_as_1252)} line(s) are not UTF-8 and were read as Windows-1252 "
+        f"({shown}{more}); check those ids and descriptions, or save the file as UTF-8")
+    return "\n".join(lines)
+
+
+def read_input_bytes(path: str | Path, binary: str = "", damaged: str = "") -> bytes:
+    """The bytes of an input file, gunzipped when it is gzip/bgzip (told by its magic bytes, not
+    its name). A damaged gzip file or any other binary file is an InputError naming the file and
+    saying what it looks like; ``binary`` and ``damaged`` head those two messages."""
     path, file = Path(path), str(path)
     if not path.exists():
         raise InputError("file not found", file)
@@ -177,26 +217,34 @@ def read_text(path: str | Path) -> str:
                 data = fh.read()
         except (OSError, EOFError, zlib.error) as err:
             reason = " ".join(str(err).split()) or type(err).__name__
-            raise InputError(f"a damaged or truncated gzip file ({reason})", file) from None
+            raise InputError(f"{damaged}a damaged or truncated gzip file ({reason})", file) from None
         where = "inside the gzip file, "
     else:
         data, where = path.read_bytes(), ""
     what = sniff_binary(data[:512])
     if what:
-        raise InputError(f"not a FASTA file: {where}this looks like {what}", file)
-    return data.decode("utf-8-sig", errors="replace")
+        raise InputError(f"{binary}{where}this looks like {what}", file)
+    return data
 
 
-def read_fasta(path: str | Path, max_length: int | None = None) -> list[Protein]:
+def read_text(path: str | Path, warn: Callable[[str], None] | None = None) -> str:
+    """The text of a FASTA file, plain or gzip/bgzip-compressed (:func:`read_input_bytes`),
+    decoded by :func:`decode_text` (UTF-8; Windows-1252 lines with a warning to ``warn``)."""
+    return decode_text(read_input_bytes(path, binary="not a FASTA file: "), str(path), warn)
+
+
+def read_fasta(path: str | Path, max_length: int | None = None,
+               warn: Callable[[str], None] | None = None) -> list[Protein]:
     """Parse and validate a protein FASTA file (plain, gzip or bgzip: :func:`read_text`); returns
-    the records in file order.
+    the records in file order. ``warn`` gets the warning about lines that are not UTF-8 (default:
+    a logged warning).
 
     Any length is accepted by default: proteins longer than the model's context (``MAX_RESIDUES``)
     are scored in windows (:func:`esm1v_scan.planning.window_bounds`, ``wt_windows``).
     ``max_length`` sets an upper bound for callers that need one.
     """
     file = str(path)
-    text = read_text(path)
+    text = read_text(path, warn)
     if not text.strip():
         raise InputError("the file is empty", file)
     first = text.lstrip()[0]

@@ -246,10 +246,12 @@ class ProteinVariant:
 
 
 # -- parsing ------------------------------------------------------------------------------------
-_NUM = r"-?\d+"
+#: a residue number: ASCII digits; negative without leading zeros and never -0 (as the tables
+#: write numbers with a negative offset: F-5A, S0A)
+_NUM = r"(?:-[1-9][0-9]*|[0-9]+)"
 _R3 = r"(?:[A-Z][a-z]{2}|\*)"
 _R1 = r"[A-Z*]"
-_TAIL = r"(?:Ter|\*)(?P<{name}>\d+|\?)"
+_TAIL = r"(?:Ter|\*)(?P<{name}>[0-9]+|\?)"
 
 
 def _grammar(r: str) -> tuple[re.Pattern, re.Pattern]:
@@ -268,12 +270,12 @@ _GRAMMAR = {"three": _grammar(_R3), "one": _grammar(_R1)}
 #: A three-letter code (a capital and two small letters that do not start a keyword: the one-letter
 #: ``Cfs``, ``Kdel``, ``Qext`` are not codes).
 _THREE_LETTER = re.compile(r"[A-Z](?!del|ins|dup|fs|ext)[a-z]{2}")
-_SUBSTITUTION1 = re.compile(r"([A-Z])(-?\d+)([A-Z*])")
+_SUBSTITUTION1 = re.compile(rf"([A-Z])({_NUM})([A-Z*])")
 _ONE_REF = frozenset(THREE) - {"*"}
 _TER_TAIL = re.compile(r"(fs|ext)Ter")
 _CODE3 = re.compile(_R3)
 _PREFIX = re.compile(r"(?P<ref>[A-Za-z0-9][^:\s\[\]]*):(?P<body>p\..*)")
-_LEGACY = re.compile(r"[A-Za-z]-?\d+[A-Za-z*]")
+_LEGACY = re.compile(rf"[A-Za-z]{_NUM}[A-Za-z*]")
 _ACCESSION = re.compile(r"[A-Za-z][\w.|()-]{3,}")
 _NUCLEOTIDE = re.compile(r"(?:[A-Za-z0-9][^:\s]*:)?[cgnmr]\.")
 

@@ -3,15 +3,36 @@
 :func:`atomic_write` writes through a temp file with a unique name in the target's folder, then
 renames it over the target (``os.replace``, atomic on POSIX): readers see the old file or the
 whole new one, never half of it, and two writers never interleave. The temp file is removed
-whatever goes wrong (a full disk, a read-only folder, an exception in the caller's code)."""
+whatever goes wrong (a full disk, a read-only folder, an exception in the caller's code). A full
+disk or an exhausted quota is raised as an OSError whose ``filename`` is the file being written
+(not its temp name): :func:`esm1v_scan.scripting.rule_script` turns it into one line."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
+
+
+#: errno values of a full disk (ENOSPC) and of an exhausted disk quota (EDQUOT)
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def no_space(err: BaseException) -> bool:
+    """Whether ``err`` is a full disk or an exhausted quota."""
+    return isinstance(err, OSError) and err.errno in NO_SPACE
+
+
+def naming(err: OSError, path, temp=None) -> OSError:
+    """A full disk or quota while writing ``path`` (through its temp file ``temp``) as an OSError
+    naming ``path``: writers raise it without a file name, or with the temp file's. Any other
+    error, or one naming another file, is returned unchanged."""
+    if not no_space(err) or err.filename not in (None, None if temp is None else str(temp)):
+        return err
+    return OSError(err.errno, os.strerror(err.errno), str(path))
 
 
 def temp_name(path: Path) -> Path:
@@ -30,6 +51,10 @@ def atomic_write(path, mode: str = "w", **open_args):
         with open(tmp, mode, **open_args) as fh:
             yield fh
         os.replace(tmp, path)
+    except OSError as err:
+        if (named := naming(err, path, tmp)) is not err:
+            raise named from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -44,6 +69,10 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if (named := naming(err, path, tmp)) is not err:
+            raise named from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from .ensemble import PROTEIN_KEYS
 from .interactive import write_heatmap_html
+from .io import atomic_path
 from .plotting import heatmap as draw_heatmap
 from .summaries import add_residue_columns, matrix_table, offset_for, positions_table
 from .tables import read_table, write_table
@@ -30,11 +31,13 @@ def protein_rows(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFrame],
                         ensemble: pd.DataFrame, heatmap: dict, root="results", offset: int = 1,
-                        random_weights: bool = False) -> list[Path]:
+                        random_weights: bool = False,
+                        marks: dict[str, list[int]] | None = None) -> list[Path]:
     """Every per-protein file of ``name`` under ``root/name`` (policy.protein_files lists them):
     scores/<model>.tsv, ensemble.tsv (with residue and mutant), matrix.tsv, positions.tsv,
     heatmap.png, .svg and .html. ``scores``: model -> its table; ``heatmap``: config heatmap
-    (row_width, value); ``offset``: the residue number of residue 1. Returns the paths written."""
+    (row_width, value); ``offset``: the residue number of residue 1; ``marks``: positions of a
+    variant list's stop-gains and indels, marked on the heatmap. Returns the paths written."""
     folder = Path(root) / name
     written = []
     for model, table in scores.items():
@@ -49,7 +52,7 @@ def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFr
     write_table(positions_table(ens, offset), folder / "positions.tsv")
     figures = [folder / "heatmap.png", folder / "heatmap.svg"]
     draw_heatmap(ens, figures, title=sequence_id, value=heatmap["value"], offset=offset,
-                 random_weights=random_weights, row_width=heatmap["row_width"])
+                 random_weights=random_weights, row_width=heatmap["row_width"], marks=marks)
     write_heatmap_html(ens, folder / "heatmap.html", sequence_id, offset=offset,
                        value=heatmap["value"], random_weights=random_weights)
     tables = [folder / f for f in ("ensemble.tsv", "matrix.tsv", "positions.tsv")]
@@ -58,15 +61,18 @@ def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFr
 
 def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, heatmap: dict,
                               index, root="results", offsets: dict | None = None,
-                              random_weights: bool = False) -> list[str]:
+                              random_weights: bool = False,
+                              marks: dict[str, dict] | None = None) -> list[str]:
     """write_protein_files for every protein of a shard, then ``index``: one row per protein
-    (name, sequence_id, its folder). Returns the names."""
+    (name, sequence_id, its folder). ``marks``: FASTA id -> the heatmap's marks
+    (VariantList.marks). Returns the names."""
     ens = pd.read_parquet(ensemble_path)
     ids = dict(zip(ens["name"], ens["sequence_id"]))
     per_model = {m: protein_rows(pd.read_parquet(p)) for m, p in score_paths.items()}
     for name, table in protein_rows(ens).items():
         write_protein_files(name, ids[name], {m: t[name] for m, t in per_model.items()}, table,
-                            heatmap, root, (offsets or {}).get(ids[name], 1), random_weights)
+                            heatmap, root, (offsets or {}).get(ids[name], 1), random_weights,
+                            (marks or {}).get(ids[name]))
     write_table(pd.DataFrame({"name": list(ids), "sequence_id": list(ids.values()),
                               "folder": [str(Path(root) / n) for n in ids]}), index)
     return list(ids)
@@ -84,22 +90,19 @@ def with_residues(table: pd.DataFrame, offsets: dict | None) -> pd.DataFrame:
 def collect(paths, out) -> int:
     """Concatenate shard tables into one Parquet file, one row group per shard, streaming (one
     shard in memory at a time). Returns the rows written."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
     rows = 0
     writer = None
-    try:
-        for path in paths:
-            table = pq.read_table(path)
-            if writer is None:
-                writer = pq.ParquetWriter(tmp, table.schema)
-            writer.write_table(table, row_group_size=max(table.num_rows, 1))
-            rows += table.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
-    if writer is None:
-        pq.write_table(pa.table({}), tmp)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:  # a full disk leaves no partial file, and names ``out``
+        try:
+            for path in paths:
+                table = pq.read_table(path)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, table.schema)
+                writer.write_table(table, row_group_size=max(table.num_rows, 1))
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            pq.write_table(pa.table({}), tmp)
     return rows

@@ -19,8 +19,10 @@ from .fasta import Protein
 def window_bounds(site: int, length: int, max_residues: int) -> tuple[int, int]:
     """0-based half-open residue window of at most ``max_residues`` around 1-based ``site``.
 
-    The whole sequence when it fits; otherwise a window centred on the site, clamped at the ends
-    (ProteinGym's choice for masked marginals on long proteins).
+    The whole sequence when it fits; otherwise a window centred on the site, clamped at the ends:
+    ProteinGym's centring for masked marginals on long proteins, but not its windows (ProteinGym
+    slices 1,024 tokens of BOS + protein + EOS, so it has BOS/EOS only at the protein's own ends
+    and its middle windows hold 1,024 residues; each window here is scored with BOS and EOS).
     """
     if length <= max_residues:
         return 0, length

@@ -5,14 +5,17 @@ grouped by physico-chemical property, a per-position track on top, one linear co
   log) on a linear, symmetric diverging scale centred on 0: red = less likely than the wild type,
   blue = more likely, white = as likely. The scale is clipped at +-L, where L is the
   :data:`CLIP_PERCENTILE` th percentile of |score| over the scored substitutions (wild type
-  excluded), or a fixed ``limit``; the colourbar states L and the rule, and shows arrows when
-  cells lie beyond it.
+  excluded), or a fixed ``limit``; every row has its own colourbar, which states L and the rule,
+  and shows arrows when cells lie beyond it.
 - Rows: :data:`AA_ORDER`, in the groups of :data:`AA_GROUPS` (separated by white lines, named on
   the left).
 - x: every column labelled with its wild-type residue; residue numbers (in the user's numbering:
-  number = position + offset - 1) below, every 10th and at the start of each run of sites.
+  number = position + offset - 1) below the letters, every 10th and at the start of each run of
+  sites; their tick marks start under the letters (:data:`NUMBERS_AT`), never across them.
   Non-adjacent sites (a variant list) are separated by a hatched gap.
 - Track: ``mean_score``, the mean of the value over the 19 substitutions of each position.
+- Marks above the track (a variant list's other types, :data:`MARKS`): a black star over the
+  residue of a stop-gain, a purple triangle over the first and last residue of an in-frame indel.
 - Proteins longer than ``row_width`` wrap into rows of equal length (+-1); each row's panel is
   exactly as wide as its columns, so no panel has empty area.
 - Figures from checkpoints that are not the published ESM-1v weights carry :data:`RANDOM_STAMP`.
@@ -57,10 +60,15 @@ KEY = ("Colour: {name} (natural log). Red: less likely than the wild type, blue:
        "white: as likely; black dot: wild type; grey: not scored; hatched: break between "
        "non-adjacent sites. Bars: per-position mean of the 19 substitutions (wild type excluded).")
 CMAP = plt.get_cmap("RdBu").with_extremes(bad="#c8c8c8")
+#: Marks above the track: kind -> (matplotlib marker, colour, what the key says).
+MARKS = {"stop": ("*", "#000000", "star: stop-gain at this residue"),
+         "indel": ("v", "#7b3294", "triangle: first/last residue of an in-frame indel")}
 
 # layout, inches
 CELL_W, CELL_H = 0.11, 0.10
 LEFT, RIGHT, TRACK_H, TRACK_GAP, LABELS_H, ROW_GAP = 1.0, 1.25, 0.42, 0.05, 0.42, 0.18
+WT_FONT, WT_PAD = 6.5, 1.5  # wild-type letters under the matrix, points
+NUMBERS_AT = 11.0  # points below the matrix: the residue numbers' tick marks start under the letters
 SHORT_RUN = 5  # runs of at most this many sites have every site numbered
 GAP_UNITS = 0.8  # width of the break between non-adjacent sites, in cells
 
@@ -141,9 +149,11 @@ def layout_rows(positions: list[int], row_width: int) -> list[tuple[list[int], n
 
 def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "score_mean",
             offset: int = 1, random_weights: bool = False, row_width: int = 100,
-            limit: float | None = None):
+            limit: float | None = None, marks: dict[str, list[int]] | None = None):
     """Draw the heatmap of an ensemble table and save it to each path in ``outputs``; returns the
-    figure (closed to pyplot, still drawable). ``offset``: the number of residue 1."""
+    figure (closed to pyplot, still drawable). ``offset``: the number of residue 1. ``marks``:
+    kind (:data:`MARKS`) -> 1-based positions to mark above the track (positions not drawn are
+    ignored)."""
     mat, positions, wt = score_matrix(df, value)
     subs = substitution_values(mat, wt)
     track = np.nanmean(subs, axis=0) if subs.size else np.zeros(0)
@@ -157,7 +167,11 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
     title_text = titled(title, random_weights)
     avail = fig_w - LEFT - 0.1  # inches of text width right of the left margin
     wrapped = "\n".join(textwrap.fill(line, int(avail * 10.5)) for line in title_text.split("\n"))
-    key = textwrap.fill(KEY.format(name=SCORE_NAMES.get(value, value)), int(avail * 19))
+    marks = {k: v for k, v in (marks or {}).items() if v}
+    key_text = KEY.format(name=SCORE_NAMES.get(value, value))
+    if marks:
+        key_text += " Above the bars: " + "; ".join(MARKS[k][2] for k in MARKS if k in marks) + "."
+    key = textwrap.fill(key_text, int(avail * 19))
     head = 0.22 + 0.17 * (wrapped.count("\n") + 1) + 0.11 * (key.count("\n") + 1)
     fig_h = head + len(rows) * row_h + 0.15
     with plt.rc_context(RC):
@@ -168,7 +182,7 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
         fig.text(LEFT / fig_w, 1 - (0.14 + 0.17 * (wrapped.count("\n") + 1)) / fig_h, key,
                  ha="left", va="top", fontsize=6, color="#333333")
         t_lim = track_limits(track)
-        first = None
+        beyond = int(np.sum(np.abs(subs[np.isfinite(subs)]) > lim))
         for r, (idx, xs, gaps) in enumerate(rows):
             top = fig_h - head - r * row_h
             box = lambda y0, h, w=widths[r]: [LEFT / fig_w, y0 / fig_h, w / fig_w, h / fig_h]  # noqa: E731
@@ -176,11 +190,14 @@ def heatmap(df: pd.DataFrame, outputs=(), *, title: str = "", value: str = "scor
             ax = fig.add_axes(box(top - TRACK_H - TRACK_GAP - matrix_h, matrix_h), label=f"matrix{r}")
             draw_matrix(ax, mat, idx, xs, gaps, positions, wt, offset, norm)
             draw_track(ax_t, track, idx, xs, gaps, norm, t_lim)
-            first = first or ax
+            # every row its own colour scale, all at the same x: a reader of row 9 of a long
+            # protein needs no scrolling back to the first row
+            draw_colourbar(fig, ax, LEFT + max(widths), norm, lim, limit, beyond, fig_w, fig_h,
+                           label=f"colourbar{r}")
+            draw_marks(ax_t, marks, [positions[i] for i in idx], xs)
         numbers = [c for c in ax.child_axes if c.get_label() == "numbers"][0]
         xlabel = f"wild-type residue and residue number (first residue = {offset})"
         numbers.set_xlabel(xlabel if widths[-1] > 3.5 else xlabel.replace(" (", "\n("), labelpad=2)
-        draw_colourbar(fig, first, norm, lim, limit, subs, value, fig_w, fig_h)
         save_figure(fig, outputs, tight=False)
     return fig
 
@@ -211,8 +228,8 @@ def draw_matrix(ax, mat, idx, xs, gaps, positions, wt, offset, norm) -> None:
         ax.scatter(*zip(*wt_xy), s=4, c="black", linewidths=0, zorder=3)
     ax.set_xlim(-0.5, xs[-1] + 0.5)
     ax.set_ylim(19.5, -0.5)
-    ax.set_xticks(xs, [wt[i] for i in idx], fontsize=6.5)
-    ax.tick_params(axis="x", length=0, pad=1.5)
+    ax.set_xticks(xs, [wt[i] for i in idx], fontsize=WT_FONT)
+    ax.tick_params(axis="x", length=0, pad=WT_PAD)
     ax.set_yticks(range(20), list(AA_ORDER), fontsize=6.5)
     ax.tick_params(axis="y", length=0, pad=2)
     numbered = set()
@@ -220,9 +237,11 @@ def draw_matrix(ax, mat, idx, xs, gaps, positions, wt, offset, norm) -> None:
         numbered.update(idx[k] for k in (run if len(run) <= SHORT_RUN else run[:1]))
     shown = [(x, positions[i] + offset - 1) for i, x in zip(idx, xs)
              if i in numbered or (positions[i] + offset - 1) % 10 == 0]
-    numbers = ax.secondary_xaxis("bottom")
+    # the numbers' own axis sits below the wild-type letters, so its tick marks never cross them
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-NUMBERS_AT, units="points")
+    numbers = ax.secondary_xaxis(0.0, transform=below)
     numbers.set_xticks([x for x, _ in shown], [str(n) for _, n in shown], rotation=90, fontsize=5.5)
-    numbers.tick_params(length=2.5, pad=9, width=0.5, color="#666666")
+    numbers.tick_params(length=2.5, pad=1, width=0.5, color="#666666")
     numbers.spines["bottom"].set_visible(False)
     numbers.set_label("numbers")
     for b in np.cumsum([len(aas) for _, aas in AA_GROUPS])[:-1]:
@@ -256,11 +275,22 @@ def draw_track(ax, track, idx, xs, gaps, norm, t_lim) -> None:
         ax.spines[side].set_visible(False)
 
 
-def draw_colourbar(fig, ax, norm, lim, fixed, subs, value, fig_w, fig_h) -> None:
-    """Vertical linear colourbar right of the first row, its clipping stated in its label."""
+def draw_marks(ax, marks: dict[str, list[int]], positions: list[int], xs) -> None:
+    """Markers just above a row's track at the columns of ``marks``' positions (gid
+    ``mark_<kind>``: one collection per kind and row)."""
+    x_of = dict(zip(positions, xs))
+    for kind, (marker, colour, _) in MARKS.items():
+        x = [x_of[p] for p in (marks or {}).get(kind, []) if p in x_of]
+        if x:
+            ax.scatter(x, [1.0] * len(x), transform=ax.get_xaxis_transform(), marker=marker,
+                       s=16, c=colour, linewidths=0, clip_on=False, zorder=5, gid=f"mark_{kind}")
+
+
+def draw_colourbar(fig, ax, right, norm, lim, fixed, beyond, fig_w, fig_h, label) -> None:
+    """Vertical linear colourbar beside the matrix ``ax`` (its left edge 0.22 inch right of
+    ``right``, inches from the figure's left), its clipping stated above it."""
     pos = ax.get_position()
-    cax = fig.add_axes([pos.x1 + 0.22 / fig_w, pos.y0, 0.12 / fig_w, pos.height], label="colourbar")
-    beyond = int(np.sum(np.abs(subs[np.isfinite(subs)]) > lim))
+    cax = fig.add_axes([(right + 0.22) / fig_w, pos.y0, 0.12 / fig_w, pos.height], label=label)
     cbar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=CMAP), cax=cax,
                         extend="both" if beyond else "neither")
     ticks = np.linspace(-lim, lim, 5)

@@ -66,6 +66,19 @@ def scoring_runtime(shard: Shard, config: dict) -> int:
     return int(30 + flop / rate / 60)
 
 
+def indel_runtime(length: int, n_variants: int, config: dict) -> int:
+    """Minutes for one model's in-frame indels of one protein (rule indels), as scoring_runtime
+    counts: n + 1 unmasked passes of at most max_residues tokens (indel_scoring: exact, one masked
+    pass per residue of each of them)."""
+    fixed = scoring_settings(config)["runtime"]
+    if fixed:
+        return int(fixed)
+    window = min(length, config["max_residues"]) + 2
+    passes = (n_variants + 1) * (window if config.get("indel_scoring") == "exact" else 1)
+    rate = 40e9 * config["threads"] if config["device"] == "cpu" else 50e12
+    return int(30 + 1.3e9 * window * passes / rate / 60)
+
+
 def scoring_threads(config: dict) -> int:
     """An API job waits on the network (its requests run in I/O threads): one core is enough."""
     return 1 if config["backend"] == "biolm" else config["threads"]

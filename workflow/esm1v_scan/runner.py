@@ -15,7 +15,7 @@ import pandas as pd
 from .cache import ScoreCache, cache_key
 from .fasta import Protein
 from .progress import Progress
-from .tables import as_written, long_table
+from .tables import as_written, check_finite, long_table
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,8 @@ def score_protein(backend, protein: Protein, strategy: str, positions: list[int]
     if missing:
         cache.misses += 1
         fresh = backend.score(protein.sequence, strategy, missing, progress)
+        # never cached nor written: a non-finite number would flow into every table downstream
+        check_finite(fresh, protein.id, getattr(backend, "name", backend.identity))
         merged = fresh if known is None else pd.concat([known, fresh], ignore_index=True)
         merged = merged.sort_values(["position"], kind="stable").reset_index(drop=True)
         merged = cache.store(key, merged, {**parts, "id": protein.id, "length": protein.length},

@@ -28,12 +28,9 @@ mmCIF), with the weights (ESM-1v or random), the models and esm1v-scan's version
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
-import os
 import textwrap
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +43,8 @@ from Bio.PDB import MMCIFIO, PDBIO, MMCIFParser, PDBParser
 from Bio.PDB.Polypeptide import is_aa
 
 from .errors import InputError
-from .fasta import GZIP_MAGIC, Protein, check_known_id, sniff_binary
+from .fasta import Protein, check_known_id, read_input_bytes
+from .io import write_text
 
 MIN_IDENTITY = 0.6  #: identical / aligned pairs below this: the chain is not this protein
 MIN_COVERAGE = 0.5  #: aligned / observed residues of the chain below this: no real alignment
@@ -109,25 +107,9 @@ def _is_cif(path) -> bool:
 
 
 def _structure_text(path: Path) -> str:
-    """The file's text, gunzipped when it is gzip (magic bytes, as :func:`fasta.read_text`)."""
-    file = str(path)
-    with path.open("rb") as fh:
-        head = fh.read(512)
-    if head.startswith(GZIP_MAGIC):
-        try:
-            with gzip.open(path, "rb") as fh:
-                data = fh.read()
-        except (OSError, EOFError, zlib.error) as err:
-            reason = " ".join(str(err).split()) or type(err).__name__
-            raise InputError(f"cannot read the structure: a damaged or truncated gzip file "
-                             f"({reason})", file) from None
-        where = "inside the gzip file, "
-    else:
-        data, where = path.read_bytes(), ""
-    what = sniff_binary(data[:512])
-    if what:
-        raise InputError(f"cannot read the structure: {where}this looks like {what}", file)
-    return data.decode("utf-8", errors="replace")
+    """The file's text, gunzipped when it is gzip (:func:`fasta.read_input_bytes`)."""
+    prefix = "cannot read the structure: "
+    return read_input_bytes(path, binary=prefix, damaged=prefix).decode("utf-8", errors="replace")
 
 
 def read_structure(path: str | Path):
@@ -344,10 +326,7 @@ def _read_cache(cache) -> dict:
 def _write_cache(cache, data: dict) -> None:
     path = Path(cache)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data, indent=0, sort_keys=True))
-        tmp.replace(path)
+        write_text(path, json.dumps(data, indent=0, sort_keys=True))
     except OSError:
         pass  # a read-only working directory: the checks just run again next time
 
@@ -429,10 +408,10 @@ def write_structure(structure, path: str | Path, header=()) -> None:
     cif = _is_cif(path)
     writer = MMCIFIO() if cif else PDBIO()
     writer.set_structure(structure)
-    tmp = path.with_name(f".{path.name}.tmp")
-    writer.save(str(tmp))
+    buffer = io.StringIO()
+    writer.save(buffer)
+    text = buffer.getvalue()
     if header:
-        text = tmp.read_text()
         lines = [line for par in header for line in textwrap.wrap(
             par, 78 if cif else 69, break_long_words=False, break_on_hyphens=False)]
         if cif:  # after the data_ line: comments, then the same text as a remark item
@@ -443,8 +422,7 @@ def write_structure(structure, path: str | Path, header=()) -> None:
             text = f"{first}\n{comments}#\n{item}{rest}"
         else:
             text = "".join(f"REMARK {REMARK:3d} {line}\n" for line in lines) + text
-        tmp.write_text(text)
-    tmp.replace(path)
+    write_text(path, text)
 
 
 def _scored(cm: ChainMap, scores: dict[int, float]) -> list:
@@ -487,10 +465,6 @@ def pml_text(structure_file: str, cm: ChainMap, scores: dict[int, float], stamp:
     return "\n".join(lines) + "\n"
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
 
 
 def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame, outdir,
@@ -508,8 +482,8 @@ def write_outputs(spec: StructureSpec, protein: Protein, positions: pd.DataFrame
     name = output_name(spec.path)
     map_table(cm, protein.sequence).to_csv(outdir / "structure_map.tsv", sep="\t", index=False,
                                            lineterminator="\n")
-    _write_text(outdir / "structure.defattr", defattr_text(cm, scores, stamp))
-    _write_text(outdir / "structure.pml", pml_text(name, cm, scores, stamp))
+    write_text(outdir / "structure.defattr", defattr_text(cm, scores, stamp))
+    write_text(outdir / "structure.pml", pml_text(name, cm, scores, stamp))
     write_structure(structure, outdir / name, header_text(stamp, models))
     return [f"{spec.path}: chain {cm.chain} differs from the sequence at {m}"
             for m in cm.mismatches(protein.sequence)]

@@ -10,6 +10,8 @@ mean_score     mean tolerance: the mean over scored positions of ``mean_score`` 
                less tolerant
 n_positions    positions scored
 n_variants     variants of the sequence's mutation list (0 without one)
+n_not_scored   of those, the variants left without a score (frameshifts, start and stop loss, ...:
+               variants.tsv's ``scoring`` says why)
 spearman       Spearman's rho of the ensemble against the experimental values (empty where none)
 =============  ===================================================================================
 """
@@ -22,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 COLUMNS = ["id", "name", "description", "length", "mean_score", "n_positions", "n_variants",
-           "spearman"]
+           "n_not_scored", "spearman"]
 
 #: per-protein files the summary page links to: label -> file under results/{name}/ (which of
 #: them a run makes: :func:`protein_links`)
@@ -65,15 +67,15 @@ def shard_tolerance(path) -> pd.DataFrame:
 
 
 def protein_row(protein, positions: pd.DataFrame, n_variants: int = 0,
-                spearman: float | None = None) -> dict:
+                spearman: float | None = None, n_not_scored: int = 0) -> dict:
     """The summary row of one protein from its positions table (``positions.tsv``)."""
     scores = positions["mean_score"].to_numpy(dtype=float)
     return _row(protein, float(np.nanmean(scores)) if np.isfinite(scores).any() else float("nan"),
-                len(positions), n_variants, spearman)
+                len(positions), n_variants, spearman, n_not_scored)
 
 
 def _row(protein, mean_score: float, n_positions: int, n_variants: int = 0,
-         spearman: float | None = None) -> dict:
+         spearman: float | None = None, n_not_scored: int = 0) -> dict:
     return {
         "id": protein.id,
         "name": protein.name,
@@ -82,28 +84,35 @@ def _row(protein, mean_score: float, n_positions: int, n_variants: int = 0,
         "mean_score": float(mean_score),
         "n_positions": int(n_positions),
         "n_variants": int(n_variants),
+        "n_not_scored": int(n_not_scored),
         "spearman": float("nan") if spearman is None else float(spearman),
     }
 
 
 def build_summary(proteins, ensemble_paths, n_variants: dict | None = None,
-                  spearman: dict | None = None) -> pd.DataFrame:
+                  spearman: dict | None = None, n_not_scored: dict | None = None) -> pd.DataFrame:
     """results/summary.tsv: one row per protein in FASTA order, from the shards' ensemble tables
-    (one shard in memory at a time). ``n_variants`` / ``spearman``: name -> value, where known."""
+    (one shard in memory at a time). ``n_variants`` / ``spearman`` / ``n_not_scored``: name ->
+    value, where known."""
     tolerance = pd.concat([shard_tolerance(p) for p in ensemble_paths])
-    n_variants, spearman = n_variants or {}, spearman or {}
+    n_variants, spearman, n_not_scored = n_variants or {}, spearman or {}, n_not_scored or {}
     rows = []
     for p in proteins:
         mean, n = (tolerance.loc[p.name] if p.name in tolerance.index
                    else (float("nan"), 0))
-        rows.append(_row(p, mean, n, n_variants.get(p.name, 0), spearman.get(p.name)))
+        rows.append(_row(p, mean, n, n_variants.get(p.name, 0), spearman.get(p.name),
+                         n_not_scored.get(p.name, 0)))
     return summary_table(rows)
 
 
 def ensemble_spearman(evaluation_tsv) -> float:
-    """Spearman's rho of the ensemble from a protein's ``evaluation.tsv``."""
-    table = pd.read_csv(evaluation_tsv, sep="\t")
-    return float(table.loc[table["predictor"] == "ensemble", "spearman"].iloc[0])
+    """Spearman's rho of the ensemble over all scored variants from a protein's
+    ``evaluation.tsv``."""
+    table = pd.read_csv(evaluation_tsv, sep="\t", keep_default_na=False, na_values=[""])
+    rows = table["predictor"] == "ensemble"
+    if "variant_type" in table:
+        rows &= table["variant_type"] == "all"
+    return float(table.loc[rows, "spearman"].iloc[0])
 
 
 def summary_table(rows: list[dict]) -> pd.DataFrame:
@@ -138,8 +147,9 @@ def summary_html(table: pd.DataFrame, title: str, links: dict[str, dict[str, str
         ".stamp{color:#b00;font-weight:bold}</style></head>\n<body>\n"
         f"<h3>{escape(title)}</h3>\n{stamp}<p>mean_score: mean ensemble log-ratio of the 19 "
         "substitutions, averaged over the scored positions (more negative = less tolerant). "
-        "spearman: the ensemble against the experimental values of the mutation list. Links are "
-        "relative to the results folder.</p>\n"
+        "n_not_scored: variants of the list left without a score (variants.tsv's scoring says "
+        "why). spearman: the ensemble against the experimental values of the mutation list, over "
+        "the scored variants. Links are relative to the results folder.</p>\n"
         f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body)
         + "\n</tbody></table>\n</body></html>\n"
     )

@@ -20,6 +20,7 @@ import io
 import numpy as np
 import pandas as pd
 
+from .errors import InputError
 from .fasta import AMINO_ACIDS
 from .io import atomic_path, atomic_write
 
@@ -61,6 +62,27 @@ def score_table(sequence: str, positions, log_p20, log_p_wt=None) -> pd.DataFram
             "prob": np.exp(lp),
             "score": score,
         }
+    )
+
+
+def check_finite(table: pd.DataFrame, protein_id: str, model: str) -> None:
+    """Raise InputError (one line naming the protein, model and position) when ``table`` holds a
+    value that is not a finite number: log_prob and prob always, score too except where the wild
+    type is not one of the 20 amino acids (X, B, Z, U, O: NaN there, as the API has no log p(wt)).
+    A zero probability would otherwise become -inf and flow into every table downstream."""
+    log_prob = table["log_prob"].to_numpy(dtype=np.float64)
+    prob = table["prob"].to_numpy(dtype=np.float64)
+    score = table["score"].to_numpy(dtype=np.float64)
+    nonstandard = ~table["wt"].isin(list(AMINO_ACIDS)).to_numpy()
+    bad = ~np.isfinite(log_prob) | ~np.isfinite(prob) | ~(np.isfinite(score) | (nonstandard & np.isnan(score)))
+    if not bad.any():
+        return
+    row = table.iloc[int(np.argmax(bad))]
+    values = ", ".join(f"{c} {row[c]:g}" for c in ("log_prob", "prob", "score"))
+    raise InputError(
+        f"model {model}, position {int(row['position'])} ({row['wt']} -> {row['mt']}): {values}; a "
+        f"score table holds finite numbers only (a probability of 0 from the model?): not written",
+        record=protein_id,
     )
 
 

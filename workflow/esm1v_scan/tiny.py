@@ -14,11 +14,12 @@ narrow width, and they go through the same loader (:func:`esm1v_scan.models.load
 from __future__ import annotations
 
 import argparse
+import io
 from pathlib import Path
 
 import torch
 
-from .io import atomic_path
+from .io import write_bytes
 from .models import ESM1V_MODELS, RANDOM_MARK
 
 
@@ -62,16 +63,36 @@ def make_checkpoint(seed: int, **arch) -> dict:
     return {"args": args, "model": state, "note": "RANDOM weights written by esm1v_scan.tiny - not ESM-1v"}
 
 
+def checkpoint_bytes(seed: int, **arch) -> bytes:
+    """The bytes of one tiny checkpoint: the same seed and architecture always give the same bytes
+    (saved through a buffer: ``torch.save`` to a file name records that name in the archive)."""
+    buf = io.BytesIO()
+    torch.save(make_checkpoint(seed, **arch), buf)
+    return buf.getvalue()
+
+
 def write_tiny_models(out_dir, names=ESM1V_MODELS, **arch) -> list[Path]:
+    """Write ``<name>.pt`` for each name (seeds 1, 2, ...) into ``out_dir``. A file that already
+    holds exactly those bytes is left alone, its mtime kept (so a second ``make smoke`` reruns
+    nothing); a missing or different one is written atomically."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for seed, name in enumerate(names, start=1):
         path = out / f"{name}.pt"
-        with atomic_path(path) as tmp:
-            torch.save(make_checkpoint(seed, **arch), tmp)
+        data = checkpoint_bytes(seed, **arch)
+        if not _holds(path, data):
+            write_bytes(path, data)
         paths.append(path)
     return paths
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file with exactly ``data`` in it."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:  # missing, or not readable: write it
+        return False
 
 
 def main(argv=None) -> None:

@@ -7,17 +7,37 @@ A variant file is a CSV/TSV with one variant per row, in the formats people alre
 - fair-esm's ``examples/variant-prediction`` files: a ``mutant`` column plus an *offset*, the
   residue number of the sequence's first residue (TEM-1's DMS starts at 24).
 
-Column names and offset are configurable (:class:`VariantSpec`). Every mutation is checked
-against the sequence: bad input raises :class:`~esm1v_scan.errors.InputError` naming the file and
-the row (``row N`` counts data rows from 1, the header excluded) and the problem, in one line.
+Every cell of the mutant column is read by :mod:`esm1v_scan.hgvs`: the forms above unchanged,
+and HGVS protein notation (``p.Arg97Cys``, ``NP_000537.3:p.R273H``, ``p.[Arg97Cys;Lys40Arg]``,
+synonymous, stop-gain, in-frame deletion, insertion, deletion-insertion, duplication, frameshift,
+start loss, stop loss). Column names and offset are configurable (:class:`VariantSpec`). Every
+reference residue is checked against the sequence: bad input raises
+:class:`~esm1v_scan.errors.InputError` naming the file and the row (``row N`` counts data rows from
+1, the header excluded) and the problem, in one line. A reference-sequence prefix that names the
+FASTA record is fine; one that names another accession of the same kind as the FASTA id (both
+``NP_``, both ``ENSP``, both UniProt) is an error; any other prefix is ignored, with one warning
+for the file.
 
-Duplicates (two rows with the same set of substitutions, in any order) are KEPT: both rows get the
-same scores and both count in the evaluation (they are usually replicate measurements); the
+Duplicates (two rows with the same variant; substitutions in any order) are KEPT: both rows get
+the same scores and both count in the evaluation (they are usually replicate measurements); the
 workflow logs a warning naming the rows.
 
-Scores: a multi-mutant's score is the sum of its single-site scores (ProteinGym's practice), per
-model and for the ensemble; the ensemble is the sum of the sites' ``score_mean`` (the mean over
-models of log p(mt) - log p(wt)), which equals the mean over models of the per-model sums.
+Scores (every one a log-likelihood ratio of mutant against wild type, natural log: negative = less
+likely than the wild type, the same sign for every type), in column ``scoring``:
+
+- ``masked_marginals``: substitutions; a multi-mutant's score is the sum of its single-site scores
+  (ProteinGym's practice), per model and for the ensemble; the ensemble is the sum of the sites'
+  ``score_mean`` (the mean over models of log p(mt) - log p(wt)), which equals the mean over models
+  of the per-model sums. Synonymous changes score 0 (log p(wt) - log p(wt)), without a pass.
+- ``min_downstream``: a stop-gain at residue p scores the lowest substitution score at any position
+  from p to the end (esm-variants' definition, our sign); per model from that model's scores, the
+  ensemble from ``score_mean``. Those positions are scanned (and cached with any scan).
+- ``pllr`` / ``pllr_exact``: in-frame deletions, insertions, deletion-insertions and duplications:
+  PLL(mutant) - PLL(wild type) (:mod:`esm1v_scan.indels`; ``exact``: from masked passes); the
+  ensemble is the mean over models. ``score_per_residue_delta`` removes the part expected from
+  the length change alone; for every other type it equals ``score_ensemble`` (no length change).
+- ``not_scored: <reason>``: frameshifts, start loss, stop loss, multi-site alleles with a stop or
+  an indel, and indels under the BioLM backend: kept, with empty scores.
 """
 
 from __future__ import annotations
@@ -29,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import hgvs
 from .errors import InputError
 from .fasta import AMINO_ACIDS, Protein, check_known_id
 
@@ -38,8 +59,20 @@ DEFAULT_SCORE_COLUMN = "DMS_score"
 DEFAULT_BIN_COLUMN = "DMS_score_bin"
 #: Cells of the experimental column read as "not measured" (the row is left out of the evaluation).
 MISSING = frozenset({"", "na", "nan", "n/a", "none", "null"})
-#: Columns the workflow adds to the input rows.
+#: Columns the workflow adds to the input rows (after the per-model scores ``score_<model>``).
 ENSEMBLE_COLUMN = "score_ensemble"
+ADDED_COLUMNS = ("hgvs_p", "variant_type", "scoring", "score_per_residue_delta")
+#: In-frame types scored by a pseudo-log-likelihood ratio of the mutant sequence (rule indels).
+INDEL_TYPES = frozenset({"inframe_deletion", "inframe_insertion", "delins", "duplication"})
+NOT_SCORED = "not_scored"
+#: Why a variant type is not scored (column ``scoring``: ``not_scored: <reason>``).
+REASONS = {
+    "frameshift": "frameshift (the mutant protein after the shift is not known)",
+    "start_lost": "start loss (no defined mutant protein)",
+    "stop_lost": "stop loss (the extension's residues are not known)",
+    "multi_site": "multi-site allele with a stop-gain or an indel",
+    "biolm": "indels need the local backend",
+}
 
 #: wild type, residue number, substitution, as the tables write them: ``H24C``, and with a
 #: negative offset (pro- and signal peptides numbered from 0 down) ``F-5A``, ``S0A``; no ``-0``
@@ -76,23 +109,70 @@ class Mutation:
         return f"{self.wt}{self.number}{self.mt}"
 
 
+@dataclass(frozen=True)
+class RowPlan:
+    """How one row is scored: ``kind`` is ``sites`` (substitutions, masked marginals),
+    ``synonymous`` (0), ``stop`` (min downstream from ``stop``), ``indel`` (PLLR of ``event``,
+    1-based first and last sequence positions it replaces; insertions: their two neighbours) or
+    ``not_scored`` (``reason`` says why)."""
+
+    kind: str
+    stop: int | None = None
+    event: tuple[int, int] | None = None
+    reason: str | None = None
+
+
 @dataclass
 class VariantList:
     """One sequence's variant file, read and checked."""
 
     spec: VariantSpec
     table: pd.DataFrame  #: the input rows, every cell as the text it was
-    mutations: list[tuple[Mutation, ...]]  #: per row
+    #: per row: its substitutions (synonymous ones included); () for the other types
+    mutations: list[tuple[Mutation, ...]]
     score_column: str | None  #: the experimental column in use, if any
     experimental: np.ndarray | None  #: its values as floats (NaN = not measured)
     warnings: list[str] = field(default_factory=list)
+    variants: list[hgvs.ProteinVariant] = field(default_factory=list)  #: per row, parsed
+    plans: list[RowPlan] = field(default_factory=list)  #: per row, how it is scored
+    length: int = 0  #: residues of the sequence
     #: the binary label of auc and mcc: {"column": name}, {"cutoff": value} or {} (none)
     label: dict = field(default_factory=dict)
 
     @property
     def positions(self) -> list[int]:
-        """The sequence positions (1-based) any variant touches: the only ones to score."""
-        return sorted({m.site for row in self.mutations for m in row})
+        """The sequence positions (1-based) to scan: the sites of non-synonymous substitutions,
+        every position from each scored stop-gain to the end, and the first and last residue of
+        each in-frame indel (their heatmap columns, marked)."""
+        out: set[int] = set()
+        for muts, plan in zip(self.mutations, self.plans or [RowPlan("sites")] * len(self.mutations)):
+            if plan.kind == "sites":
+                out.update(m.site for m in muts if m.wt != m.mt)
+            elif plan.kind == "stop":
+                out.update(range(plan.stop, self.length + 1))
+            elif plan.kind == "indel":
+                out.update(plan.event)
+        return sorted(out)
+
+    def marks(self) -> dict[str, list[int]]:
+        """Positions the heatmap marks: ``stop`` (scored stop-gains), ``indel`` (first and last
+        residue of in-frame indels)."""
+        stops = sorted({p.stop for p in self.plans if p.kind == "stop"})
+        indels = sorted({x for p in self.plans if p.kind == "indel" for x in p.event})
+        return {k: v for k, v in (("stop", stops), ("indel", indels)) if v}
+
+    def indel_variants(self) -> list[str]:
+        """The distinct in-frame indels to score, as normalised HGVS (rule indels' param)."""
+        return list(dict.fromkeys(v.hgvs_p for v, p in zip(self.variants, self.plans)
+                                  if p.kind == "indel"))
+
+    def counts(self) -> dict[str, int]:
+        """variant_type -> rows, and ``not_scored`` -> rows left unscored."""
+        out: dict[str, int] = {}
+        for v in self.variants:
+            out[v.variant_type] = out.get(v.variant_type, 0) + 1
+        out[NOT_SCORED] = sum(p.kind == "not_scored" for p in self.plans)
+        return out
 
 
 # -- configuration ------------------------------------------------------------------------------
@@ -269,7 +349,9 @@ def experimental_values(values: pd.Series, file: str, column: str) -> np.ndarray
 
 
 def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
-    """Read one variant file and check every row against the sequence."""
+    """Read one variant file and check every row against the sequence: each cell through
+    :func:`esm1v_scan.hgvs.parse`, each reference residue against ``protein`` numbered from the
+    list's offset; the rows' plans say how each is scored (see the module docstring)."""
     path = Path(spec.path)
     file = str(path)
     if not path.exists():
@@ -289,41 +371,33 @@ def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
     if df.empty:
         raise InputError("the variant file has no rows", file)
     for col in df.columns:
-        if col.startswith("score_esm1v") or col == ENSEMBLE_COLUMN:
+        if col.startswith("score_esm1v") or col in (ENSEMBLE_COLUMN, *ADDED_COLUMNS):
             raise InputError(f"the column '{col}' would be overwritten by the scores; rename it", file)
 
     seq, L, offset = protein.sequence, protein.length, spec.offset
-    last = offset + L - 1
+    texts = df[spec.mutant_column]
     rows: list[tuple[Mutation, ...]] = []
-    for i, text in enumerate(df[spec.mutant_column], start=1):
+    variants: list[hgvs.ProteinVariant] = []
+    plans: list[RowPlan] = []
+    prefixes = _Prefixes(spec.id, file)
+    for i, text in enumerate(texts, start=1):
+        where = f"row {i} (mutant '{text}')"
+        if not str(text).strip():
+            raise InputError(f"{where}: empty mutant", file)
         try:
-            parsed = parse_mutant(text)
-        except ValueError as err:
-            raise InputError(f"row {i} (mutant '{text}'): {err}", file) from None
-        muts = []
-        for wt, number, mt in parsed:
-            if number < offset:
-                raise InputError(
-                    f"row {i} (mutant '{text}'): residue number {number} is before the sequence's "
-                    f"first residue, numbered {offset} (offset)", file)
-            if number > last:
-                raise InputError(
-                    f"row {i} (mutant '{text}'): residue number {number} is beyond the sequence's "
-                    f"last residue, numbered {last} ({L} residues, first numbered {offset})", file)
-            site = number - offset + 1
-            if seq[site - 1] != wt:
-                every = list(_all_parsed(df[spec.mutant_column]))
-                nums = np.array([n for _, n, _ in every])
-                wts = np.array([w for w, _, _ in every])
-                raise InputError(
-                    f"row {i} (mutant '{text}'): wild-type mismatch at residue {number}: the variant "
-                    f"expects {wt}, the sequence '{spec.id}' has {seq[site - 1]} (offset {offset}: "
-                    f"the first residue is numbered {offset}){_offset_hint(nums, wts, seq)}", file)
-            muts.append(Mutation(wt, number, mt, site))
-        sites = [m.site for m in muts]
-        if len(set(sites)) != len(sites):
-            raise InputError(f"row {i} (mutant '{text}'): the same residue is mutated twice", file)
-        rows.append(tuple(muts))
+            variant = hgvs.parse(text)
+        except InputError as err:
+            raise InputError(f"{where}: malformed mutation {err.problem}", file) from None
+        prefixes.check(variant, i, where)
+        _check_residues(variant, protein, offset, where, file, texts)
+        variants.append(variant)
+        muts = ()
+        if variant.substitutions_only and variant.variant_type != "start_lost":
+            muts = tuple(Mutation(x.wt, x.number, x.mt, x.position)
+                         for x in hgvs.sites(variant, offset))
+        rows.append(muts)
+        plans.append(_plan(variant, muts, offset))
+    reference_warnings = prefixes.warnings()
 
     score_column = spec.score_column
     if score_column is not None and score_column not in df.columns:
@@ -334,8 +408,9 @@ def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
     experimental = None if score_column is None else experimental_values(df[score_column], file, score_column)
     label = binary_label_spec(spec, df, score_column, file)
     label_values(label, df, experimental, file)  # checked now: a bad cell stops the run here
-    return VariantList(spec, df, rows, score_column, experimental, duplicate_warnings(rows, file),
-                       label)
+    warnings = reference_warnings + duplicate_warnings(variants, rows, file)
+    return VariantList(spec, df, rows, score_column, experimental, warnings, variants, plans,
+                       L, label)
 
 
 def binary_label_spec(spec: VariantSpec, df: pd.DataFrame, score_column: str | None,
@@ -393,52 +468,252 @@ def describe_label(label: dict, score_column: str | None) -> str:
     return label.get("column", "")
 
 
+def _plan(variant: hgvs.ProteinVariant, muts: tuple[Mutation, ...], offset: int) -> RowPlan:
+    """How a checked variant is scored."""
+    vtype = variant.variant_type
+    if vtype == "synonymous":
+        return RowPlan("synonymous")
+    if muts:
+        return RowPlan("sites")
+    if vtype in REASONS:  # frameshift, start loss, stop loss: alone or in an allele
+        return RowPlan("not_scored", reason=REASONS[vtype])
+    if variant.multi_site:
+        return RowPlan("not_scored", reason=REASONS["multi_site"])
+    edit = variant.edits[0]
+    if vtype == "stop_gained":
+        return RowPlan("stop", stop=edit.start - offset + 1)
+    if vtype in INDEL_TYPES:
+        return RowPlan("indel", event=(edit.start - offset + 1, edit.end - offset + 1))
+    raise ValueError(f"{variant.hgvs_p}: no scoring for a {vtype} variant")  # not reached
+
+
+def _check_residues(variant: hgvs.ProteinVariant, protein: Protein, offset: int, where: str,
+                    file: str, texts: pd.Series) -> None:
+    """Every residue a variant names, against the sequence, in one line naming the row; a wrong
+    wild type says which offset would make every row of the file match, when one does."""
+    seq, L = protein.sequence, protein.length
+    last = offset + L - 1
+    for edit in variant.edits:
+        named = [(edit.start, edit.start_ref)] + ([(edit.end, edit.end_ref)]
+                                                  if edit.end != edit.start else [])
+        for number, ref in named:
+            if ref == "*":
+                continue  # the stop (an extension): hgvs.check below
+            if number < offset:
+                raise InputError(
+                    f"{where}: residue number {number} is before the sequence's first residue, "
+                    f"numbered {offset} (offset)", file)
+            if number > last:
+                raise InputError(
+                    f"{where}: residue number {number} is beyond the sequence's last residue, "
+                    f"numbered {last} ({L} residues, first numbered {offset})", file)
+            if seq[number - offset] != ref:
+                every = list(_all_parsed(texts))
+                nums = np.array([n for n, _ in every])
+                wts = np.array([w for _, w in every])
+                raise InputError(
+                    f"{where}: wild-type mismatch at residue {number}: the variant expects {ref}, "
+                    f"the sequence '{protein.id}' has {seq[number - offset]} (offset {offset}: the "
+                    f"first residue is numbered {offset}){_offset_hint(nums, wts, seq)}", file)
+    if any("*" in (e.start_ref, e.end_ref) for e in variant.edits):
+        hgvs.check(variant, seq, offset, where, file, protein.id)
+
+
 def _all_parsed(column: pd.Series):
-    """Every parsable mutation of the file (for the offset hint); malformed rows skipped."""
+    """(residue number, reference residue) of every readable variant of the file (for the
+    offset hint); unreadable rows and stops skipped."""
     for text in column:
         try:
-            yield from parse_mutant(text)
-        except ValueError:
+            variant = hgvs.parse(text)
+        except InputError:
             continue
+        for e in variant.edits:
+            yield from ((n, r) for n, r in ((e.start, e.start_ref), (e.end, e.end_ref)) if r != "*")
 
 
-def duplicate_warnings(rows: list[tuple[Mutation, ...]], file: str, show: int = 5) -> list[str]:
-    """One line naming the rows that list the same variant (kept: see the module docstring)."""
-    seen: dict[frozenset, list[int]] = {}
-    for i, muts in enumerate(rows, start=1):
-        seen.setdefault(frozenset((m.site, m.mt) for m in muts), []).append(i)
-    dups = [(rows[r[0] - 1], r) for r in seen.values() if len(r) > 1]
+#: Accession patterns of protein records (RefSeq, Ensembl, UniProt): a prefix and a FASTA id of
+#: the same kind that differ name two different sequences.
+_ACCESSION_KINDS = (
+    (re.compile(r"([NXYWA]P_)\d+"), "RefSeq {}"),
+    (re.compile(r"(ENS[A-Z]*P)\d+"), "Ensembl {}"),
+    (re.compile(r"(?:[OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})"
+                r"(?:-\d+)?"), "UniProt"),
+)
+
+
+def accession_kind(text: str) -> str | None:
+    """'NP_000537.3' -> 'RefSeq NP_', 'ENSP00000269305.4' -> 'Ensembl ENSP', 'P04637' ->
+    'UniProt'; None for anything else (gene names, transcripts, free text)."""
+    text = re.sub(r"\.\d+$", "", re.sub(r"\([^()]*\)$", "", str(text).strip()))
+    for pattern, kind in _ACCESSION_KINDS:
+        m = pattern.fullmatch(text)
+        if m:
+            return kind.format(*m.groups())
+    return None
+
+
+class _Prefixes:
+    """Reference-sequence prefixes of one file against its FASTA record: one naming the record is
+    fine; one naming another accession of the same kind is an error; others are ignored with one
+    warning for the file."""
+
+    def __init__(self, seq_id: str, file: str):
+        self.seq_id, self.file = seq_id, file
+        self.kinds = {k for k in map(accession_kind, {seq_id, *seq_id.split("|")}) if k}
+        self.ignored: dict[str, int] = {}  # prefix -> first row
+        self.n_ignored = 0
+
+    def check(self, variant: hgvs.ProteinVariant, row: int, where: str) -> None:
+        ref = variant.reference
+        if not ref or hgvs.names_sequence(ref, self.seq_id):
+            return
+        kind = accession_kind(ref)
+        if kind is not None and kind in self.kinds:
+            raise InputError(
+                f"{where}: the reference sequence '{ref}' is not this list's sequence "
+                f"'{self.seq_id}' (both {kind} accessions): is the list for another protein? "
+                "Drop the prefix only if the residues are numbered on this sequence", self.file)
+        self.ignored.setdefault(ref, row)
+        self.n_ignored += 1
+
+    def warnings(self) -> list[str]:
+        if not self.ignored:
+            return []
+        shown = ", ".join(f"'{r}' (row {i})" for r, i in list(self.ignored.items())[:3])
+        more = f" and {len(self.ignored) - 3} more" if len(self.ignored) > 3 else ""
+        return [f"{self.file}: {self.n_ignored} row(s) name a reference sequence that is not "
+                f"'{self.seq_id}' ({shown}{more}): prefix ignored, residues checked against "
+                f"'{self.seq_id}'"]
+
+
+def duplicate_warnings(variants: list[hgvs.ProteinVariant], rows: list[tuple[Mutation, ...]],
+                       file: str, show: int = 5) -> list[str]:
+    """One line naming the rows that list the same variant (kept: see the module docstring).
+    Substitutions are the same in any order; other variants by their normalised HGVS."""
+    seen: dict = {}
+    labels: dict = {}
+    for i, (variant, muts) in enumerate(zip(variants, rows), start=1):
+        key = frozenset((m.site, m.mt) for m in muts) if muts else variant.hgvs_p
+        seen.setdefault(key, []).append(i)
+        labels.setdefault(key, ":".join(map(str, muts)) if muts else variant.hgvs_p)
+    dups = [(labels[k], r) for k, r in seen.items() if len(r) > 1]
     if not dups:
         return []
-    listed = "; ".join(
-        f"{':'.join(map(str, muts))} in rows {', '.join(map(str, r))}" for muts, r in dups[:show]
-    )
+    listed = "; ".join(f"{label} in rows {', '.join(map(str, r))}" for label, r in dups[:show])
     more = f"; and {len(dups) - show} more" if len(dups) > show else ""
     return [f"{file}: {len(dups)} variant(s) listed more than once, all rows kept and scored: "
             f"{listed}{more}"]
 
 
+# -- in-frame indels (rule indels) ---------------------------------------------------------------
+def indel_inputs(texts: list[str], sequence: str, offset: int) -> tuple[list[str], list[tuple[int, int]]]:
+    """Mutant sequences and events (1-based first and last positions replaced) of in-frame
+    indels given as HGVS (:meth:`VariantList.indel_variants`)."""
+    mutants, events = [], []
+    for text in texts:
+        variant = hgvs.parse(text)
+        edit = variant.edits[0]
+        mutants.append(hgvs.apply(variant, sequence, offset))
+        events.append((edit.start - offset + 1, edit.end - offset + 1))
+    return mutants, events
+
+
+def score_indel_list(scorer, sequence: str, texts: list[str], offset: int, max_residues: int,
+                     exact: bool = False, cache=None) -> pd.DataFrame:
+    """One model's scores of a list's in-frame indels: ``hgvs_p`` then the columns of
+    :func:`esm1v_scan.indels.indel_scores` (``score`` = PLLR, ``score_per_residue_delta``, ...)."""
+    from .indels import INDEL_COLUMNS, indel_scores
+
+    if not texts:
+        return pd.DataFrame(columns=["hgvs_p", *INDEL_COLUMNS])
+    mutants, events = indel_inputs(texts, sequence, offset)
+    table = indel_scores(scorer, sequence, mutants, events, max_residues, exact=exact, cache=cache)
+    table.insert(0, "hgvs_p", list(texts))
+    return table
+
+
 # -- scores -------------------------------------------------------------------------------------
-def score_variants(variants: VariantList, site_scores: pd.DataFrame, models: list[str]) -> pd.DataFrame:
-    """The input rows plus ``score_<model>`` per model and ``score_ensemble``.
+def score_variants(variants: VariantList, site_scores: pd.DataFrame, models: list[str],
+                   indels: dict[str, pd.DataFrame] | None = None, exact: bool = False,
+                   indel_reason: str | None = None) -> pd.DataFrame:
+    """The input rows plus ``score_<model>`` per model, ``score_ensemble``, ``hgvs_p``,
+    ``variant_type``, ``scoring`` and ``score_per_residue_delta``.
 
     site_scores: the ensemble table (:mod:`esm1v_scan.ensemble`): one row per (position, mt) with
-    ``score_<model>`` columns and ``score_mean``. A variant's score is the sum over its sites.
+    ``score_<model>`` columns and ``score_mean``. A substitution variant's score is the sum over
+    its sites; a stop-gain's the minimum over the substitutions from its residue to the end.
+    ``indels``: model -> :func:`score_indel_list`'s table (``exact``: from masked passes); None,
+    or ``indel_reason`` given (the BioLM backend), leaves the indels not scored with that reason.
     """
     columns = [f"score_{m}" for m in models] + ["score_mean"]
-    lookup = site_scores.set_index(["position", "mt"])[columns]
-    keys = pd.MultiIndex.from_tuples([(m.site, m.mt) for muts in variants.mutations for m in muts],
-                                     names=["position", "mt"])
-    missing = keys.difference(lookup.index)
-    if len(missing):
-        pos, mt = missing[0]
-        raise ValueError(f"the score table has no score for position {pos} -> {mt}")
-    per_site = lookup.loc[keys].to_numpy(dtype=float)
-    row_of = np.repeat(np.arange(len(variants.mutations)), [len(m) for m in variants.mutations])
-    sums = np.zeros((len(variants.mutations), len(columns)))
-    np.add.at(sums, row_of, per_site)
+    n = len(variants.table)
+    plans = variants.plans or [RowPlan("sites")] * n
+    sums = np.full((n, len(columns)), np.nan)
+    delta = np.full(n, np.nan)
+    scoring = [""] * n
+
+    # substitutions (synonymous sites add 0: log p(wt) - log p(wt))
+    subs = [i for i, p in enumerate(plans) if p.kind == "sites"]
+    if subs:
+        lookup = site_scores.set_index(["position", "mt"])[columns]
+        picked = [(i, m) for i in subs for m in variants.mutations[i] if m.wt != m.mt]
+        keys = pd.MultiIndex.from_tuples([(m.site, m.mt) for _, m in picked], names=["position", "mt"])
+        missing = keys.difference(lookup.index)
+        if len(missing):
+            pos, mt = missing[0]
+            raise ValueError(f"the score table has no score for position {pos} -> {mt}")
+        rows = np.array([i for i, _ in picked], dtype=int)
+        sums[subs] = 0.0
+        if len(picked):
+            np.add.at(sums, rows, lookup.loc[keys].to_numpy(dtype=float))
+    for i, p in enumerate(plans):
+        if p.kind == "synonymous":
+            sums[i] = 0.0
+        if p.kind in ("sites", "synonymous"):
+            scoring[i] = "masked_marginals"
+        elif p.kind == "not_scored":
+            scoring[i] = f"{NOT_SCORED}: {p.reason}"
+
+    # stop-gains: the worst substitution from the stop to the end, per model and for the ensemble
+    stops = [i for i, p in enumerate(plans) if p.kind == "stop"]
+    if stops:
+        from .indels import stop_gain_scores
+
+        at = [plans[i].stop for i in stops]
+        for k, column in enumerate(columns):
+            sums[stops, k] = stop_gain_scores(site_scores, at, variants.length, column=column)
+        for i in stops:
+            scoring[i] = "min_downstream"
+    delta[:] = sums[:, -1]
+
+    # in-frame indels: PLLR per model, the ensemble its mean
+    for i in (i for i, p in enumerate(plans) if p.kind == "indel"):
+        if indels is None or indel_reason:
+            scoring[i] = f"{NOT_SCORED}: {indel_reason or REASONS['biolm']}"
+    todo = [i for i, p in enumerate(plans) if p.kind == "indel" and not scoring[i]]
+    if todo:
+        names = [variants.variants[i].hgvs_p for i in todo]
+        per_model, deltas = [], []
+        for model in models:
+            table = indels[model].set_index("hgvs_p")
+            absent = [t for t in names if t not in table.index]
+            if absent:
+                raise ValueError(f"the indel table of {model} has no score for {absent[0]}")
+            per_model.append(table.loc[names, "score"].to_numpy(dtype=float))
+            deltas.append(table.loc[names, "score_per_residue_delta"].to_numpy(dtype=float))
+        sums[todo, :-1] = np.column_stack(per_model)
+        sums[todo, -1] = np.mean(per_model, axis=0)
+        delta[todo] = np.mean(deltas, axis=0)
+        for i in todo:
+            scoring[i] = "pllr_exact" if exact else "pllr"
+
     out = variants.table.copy()
     for k, model in enumerate(models):
         out[f"score_{model}"] = sums[:, k]
     out[ENSEMBLE_COLUMN] = sums[:, -1]
+    if variants.variants:
+        out["hgvs_p"] = [v.hgvs_p for v in variants.variants]
+        out["variant_type"] = [v.variant_type for v in variants.variants]
+        out["scoring"] = scoring
+        out["score_per_residue_delta"] = delta
     return out

@@ -2,7 +2,9 @@
 
 ``download(url, dest)`` fetches into ``<dest>.part`` with HTTP Range requests, so a transfer cut
 halfway (dropped connection, killed job) goes on from where it stopped, within the call and in a
-later run; only a complete, verified file is renamed to ``dest``.
+later run; only a complete, verified file is renamed to ``dest``. A server that cannot be reached
+at all before any byte arrived (the host name does not resolve, the connection is refused, no
+route, the connect times out: no network) stops at once with one line that says how to run offline.
 
 The lock file (``resources/models/weights.lock.tsv`` by default, meant to be committed) holds one
 row per model: file name, size, sha256 and where it came from. A download is checked against it
@@ -17,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import fcntl
 import io
 import logging
 import os
 import re
+import socket
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -33,7 +37,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from .errors import InputError
-from .io import sha256_file, write_text
+from .io import naming, no_space, sha256_file, write_text
 from .models import ESM1V_MODELS, check_model_name, file_sha256, remember_sha256
 
 log = logging.getLogger(__name__)
@@ -62,10 +66,12 @@ def part_path(dest: str | os.PathLike) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
-def make_session(retries: int = 5, backoff: float = 1.0) -> requests.Session:
-    """A requests session that retries failed connects and 429/5xx answers (urllib3 Retry).
-    Interruptions in the middle of a body are resumed by :func:`download` itself."""
-    retry = Retry(total=retries, connect=retries, read=0, status=retries, backoff_factor=backoff,
+def make_session(retries: int = 5, backoff: float = 1.0, connect_retries: int = 2) -> requests.Session:
+    """A requests session that retries 429/5xx answers ``retries`` times and failed connects
+    ``connect_retries`` times (urllib3 Retry; waits 0 s, then 2 s: a host that cannot be reached
+    is reported within seconds, see :func:`unreachable`). Interruptions in the middle of a body are
+    resumed by :func:`download` itself."""
+    retry = Retry(total=retries, connect=connect_retries, read=0, status=retries, backoff_factor=backoff,
                   status_forcelist=(429, 500, 502, 503, 504), allowed_methods=("GET", "HEAD"),
                   raise_on_status=False)
     session = requests.Session()
@@ -88,19 +94,63 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
     return start, total
 
 
+#: connect errors (errno) that mean the host cannot be reached at all
+_UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED: "the connection was refused",
+    errno.ENETUNREACH: "the network is unreachable",
+    errno.EHOSTUNREACH: "no route to the host",
+}
+
+
+def unreachable(err: BaseException) -> str | None:
+    """Why the server cannot be reached at all, when ``err`` (a requests/urllib3 error and the
+    errors it wraps) says so: the host name does not resolve, the connection is refused, no route
+    to the host, or the connect timed out. None for anything else (a read timeout, a connection
+    cut in the middle of a body, an HTTP status)."""
+    todo, seen = [err], set()
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (urllib3.exceptions.NameResolutionError, socket.gaierror)):
+            return "the host name does not resolve"
+        if isinstance(e, requests.exceptions.ConnectTimeout) or (
+                isinstance(e, urllib3.exceptions.ConnectTimeoutError)
+                and not isinstance(e, urllib3.exceptions.NewConnectionError)):  # its subclass
+            return "connecting timed out"
+        if isinstance(e, OSError) and e.errno in _UNREACHABLE_ERRNOS:
+            return _UNREACHABLE_ERRNOS[e.errno]
+        todo += [getattr(e, "reason", None), e.__cause__, e.__context__,
+                 *(a for a in e.args if isinstance(a, BaseException))]
+    return None
+
+
+def offline_hint(url: str, why: str, part: Path) -> str:
+    """The one line for a server that cannot be reached: how to go on without network."""
+    have = part.stat().st_size if part.exists() else 0
+    kept = f"; {part} keeps the {have} bytes that arrived before" if have else ""
+    return (f"cannot download {url}: {why} (no network here?). Without network: copy the "
+            f"checkpoints into model_dir as <model>.pt and set offline: true (README, 'Running "
+            f"offline'), or run `make smoke` for an offline test run on tiny random weights{kept}")
+
+
 def download(url: str, dest: str | os.PathLike, session: requests.Session | None = None,
-             attempts: int = 20, chunk: int = 1 << 20, timeout: tuple[float, float] = (30, 120),
+             attempts: int = 20, chunk: int = 1 << 20, timeout: tuple[float, float] = (10, 120),
              pause: float = 2.0, report_every: float = 30.0) -> Path:
     """Download ``url`` to ``<dest>.part``, resuming what is already there; return that path.
 
     Each attempt asks for the missing bytes only (``Range: bytes=<have>-``). A server that
     ignores Range (200 instead of 206) makes it start over. Up to ``attempts`` interruptions are
-    resumed; HTTP errors such as 404 stop at once.
+    resumed; HTTP errors such as 404 stop at once, and so does a server that cannot be reached
+    (:func:`unreachable`) before any byte of this call arrived: that is no network, not a blip.
+    A full disk is an OSError naming the ``.part`` file, which keeps what arrived.
     """
     session = session or make_session()
     part = part_path(dest)
     part.parent.mkdir(parents=True, exist_ok=True)
     problem = "no attempt made"
+    received = 0  # bytes that arrived in this call
     for attempt in range(1, attempts + 1):
         have = part.stat().st_size if part.exists() else 0
         headers = {"Accept-Encoding": "identity"}  # byte ranges of the file itself
@@ -134,16 +184,22 @@ def download(url: str, dest: str | os.PathLike, session: requests.Session | None
                     length = r.headers.get("Content-Length")
                     total = int(length) if length is not None else None
                     mode = "wb"
-                with part.open(mode) as fh:
-                    last = time.monotonic()
-                    # read1 hands over every byte that arrived, even when the connection
-                    # breaks in the middle of a chunk (iter_content would drop that chunk)
-                    while block := r.raw.read1(chunk):
-                        fh.write(block)
-                        have += len(block)
-                        if time.monotonic() - last >= report_every:
-                            last = time.monotonic()
-                            log.info("%s: %d of %s bytes", part.name, have, total)
+                try:
+                    with part.open(mode) as fh:
+                        last = time.monotonic()
+                        # read1 hands over every byte that arrived, even when the connection
+                        # breaks in the middle of a chunk (iter_content would drop that chunk)
+                        while block := r.raw.read1(chunk):
+                            fh.write(block)
+                            have += len(block)
+                            received += len(block)
+                            if time.monotonic() - last >= report_every:
+                                last = time.monotonic()
+                                log.info("%s: %d of %s bytes", part.name, have, total)
+                except OSError as err:
+                    if no_space(err):
+                        raise naming(err, part) from err
+                    raise
                 if total is not None and have != total:
                     raise requests.exceptions.ConnectionError(
                         f"transfer ended at {have} of {total} bytes")
@@ -152,6 +208,9 @@ def download(url: str, dest: str | os.PathLike, session: requests.Session | None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.Timeout, urllib3.exceptions.HTTPError) as err:
             problem = f"{type(err).__name__}: {err}"
+            why = unreachable(err)
+            if why and not received:
+                raise DownloadError(offline_hint(url, why, part)) from None
             done = part.stat().st_size if part.exists() else 0
             log.warning("%s: interrupted at %d bytes (attempt %d of %d): %s", url, done, attempt,
                         attempts, problem)

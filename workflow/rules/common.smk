@@ -85,6 +85,12 @@ if _git_source is not None and not hasattr(_git_source, "hosted_repo"):
         LocalGitFile.join = _join_path
 sys.path.insert(0, str(ESM1V_SCAN_HOME))
 os.environ.update({"ESM1V_SCAN_HOME": str(ESM1V_SCAN_HOME)})
+# Whether this Snakemake prints a failed job's log (show-failed-logs, on in both profiles): then a
+# rule script's one-line error is in that log only, not also on the console (esm1v_scan.scripting).
+_shows_logs = getattr(
+    getattr(workflow, "output_settings", None), "show_failed_logs", False
+)
+os.environ.update({"ESM1V_SCAN_FAILED_LOGS_SHOWN": "1" if _shows_logs else "0"})
 _loaded = sys.modules.get("esm1v_scan")
 if _loaded is not None and Path(_loaded.__file__).parent.parent != ESM1V_SCAN_HOME:
     raise WorkflowError(
@@ -121,6 +127,19 @@ def _checked(fn, *args, **kwargs):
         raise WorkflowError(f"esm1v-scan: {err}") from None
 
 
+# The config file (DEFAULT_CONFIG, workflow/Snakefile), its syntax checked before Snakemake reads it:
+# a tab or a syntax error is one line naming the file, line and column, where Snakemake's own
+# message names none of them. A module given `config:` reads no config file (Snakemake skips the
+# directive). Files given with --configfile are read by Snakemake before this code runs.
+if not getattr(workflow.modifier, "skip_configfile", False) and os.path.exists(
+    DEFAULT_CONFIG
+):
+    _checked(config_checks.check_config_file, DEFAULT_CONFIG)
+
+
+configfile: DEFAULT_CONFIG
+
+
 def _check_models():
     if config["backend"] != "local":
         return
@@ -145,7 +164,12 @@ _checked(
 _checked(_check_models)
 _checked(_check_backend)
 _checked(config_checks.check_long_windows, config)
-PROTEINS = _checked(fasta.read_fasta, config["sequences"])
+# lines that are not UTF-8 are read as Windows-1252, with a warning naming them
+PROTEINS = _checked(
+    fasta.read_fasta,
+    config["sequences"],
+    warn=lambda message: logger.warning(f"esm1v-scan: warning: {message}"),
+)
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
@@ -181,6 +205,13 @@ for _vl in VARIANT_LISTS.values():
     for _warning in _vl.warnings:
         logger.warning(f"esm1v-scan: {_warning}")
 EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None]
+# In-frame indels of the lists: one `indels` job per (model, protein with any), local backend
+# only (BioLM answers masked positions only: those rows stay not scored, with the reason)
+INDEL_NAMES = (
+    [n for n, vl in VARIANT_LISTS.items() if vl.indel_variants()]
+    if config["backend"] == "local"
+    else []
+)
 
 # Structures (config structures), read and aligned now: an unreadable file, a missing chain or a
 # chain that does not align stops the run before any job. name -> spec, its chain resolved.
@@ -335,6 +366,48 @@ def variant_file(wildcards):
 
 def variant_spec(wildcards):
     return VARIANT_LISTS[wildcards.name].spec.as_params()
+
+
+def indel_tables(wildcards):
+    """The per-model indel scores of protein {name} (none without in-frame indels)."""
+    if wildcards.name not in INDEL_NAMES:
+        return []
+    return [f"results/{wildcards.name}/indels/{m}.tsv" for m in MODELS]
+
+
+def indel_reason():
+    """Why in-frame indels are not scored by this run (None: they are)."""
+    return None if config["backend"] == "local" else variants.REASONS["biolm"]
+
+
+def indel_job(wildcards):
+    """What an `indels` job scores: the protein (id, sha256 of its residues, offset) and its
+    distinct in-frame indels as HGVS. A param: an edit of the list that leaves these alone reruns
+    no indel job (the FASTA is an ancient() input, as for `score`)."""
+    vl = VARIANT_LISTS[wildcards.name]
+    protein = PROTEIN_BY_NAME[wildcards.name]
+    return {
+        "id": protein.id,
+        "sha256": protein.sha256,
+        "offset": vl.spec.offset,
+        "variants": vl.indel_variants(),
+    }
+
+
+def indel_runtime(wildcards):
+    vl = VARIANT_LISTS[wildcards.name]
+    return policy.indel_runtime(
+        PROTEIN_BY_NAME[wildcards.name].length, len(vl.indel_variants()), config
+    )
+
+
+def shard_marks(shard):
+    """FASTA id -> the heatmap's marks (stop-gains, in-frame indels) of a shard's proteins."""
+    marks = {}
+    for p in shard.proteins:
+        if p.name in VARIANT_LISTS and VARIANT_LISTS[p.name].marks():
+            marks[p.id] = VARIANT_LISTS[p.name].marks()
+    return marks
 
 
 def experimental_column(wildcards):

@@ -68,5 +68,6 @@ for shard in SHARDS if PER_PROTEIN else []:
             models=MODELS,
             heatmap=config["heatmap"],
             offsets=shard_offsets(shard),
+            marks=shard_marks(shard),
         script:
             "../scripts/protein_files.py"

@@ -1,7 +1,44 @@
-# Mutation lists: variant scores (sum of the single-site scores), and for lists with experimental
-# values ProteinGym's metrics (Spearman's rho, AUC, MCC, NDCG, top-10% recall) and a scatter
-# plot. One small local job per sequence with a list: lists are few and each job is quick, so a
-# plain wildcard rule (restricted to those sequences) is simplest.
+# Mutation lists: variant scores (substitutions: sum of the single-site scores; stop-gains: the
+# worst substitution downstream; in-frame indels: PLLR from rule indels), and for lists with
+# experimental values ProteinGym's metrics (Spearman's rho, AUC, MCC, NDCG, top-10% recall) and a
+# scatter plot. One small local job per sequence with a list: lists are few and each job is quick,
+# so a plain wildcard rule (restricted to those sequences) is simplest.
+
+
+rule indels:
+    input:
+        # ancient, as for rule score: the param `job` names the protein's residues and indels,
+        # so only an edit that changes them reruns this job
+        fasta=ancient(config["sequences"]),
+        checkpoint=checkpoint_input,
+    output:
+        "results/{name}/indels/{model}.tsv",
+    log:
+        "logs/indels/{model}/{name}.log",
+    benchmark:
+        "benchmarks/indels/{model}/{name}.tsv"
+    wildcard_constraints:
+        name=one_of(INDEL_NAMES),
+    conda:
+        "../../envs/scoring.yaml"
+    threads: scoring_threads()
+    resources:
+        **scoring_resources(),
+        runtime=indel_runtime,
+    params:
+        job=indel_job,
+        indel_scoring=config["indel_scoring"],
+        model_dir=config["model_dir"],
+        offline=config["offline"],
+        device=config["device"],
+        precision=config["precision"],
+        batch_size=config["batch_size"],
+        max_residues=config["max_residues"],
+        cache_dir=config["cache_dir"],
+        weights_lock=config["weights_lock"],
+        fast_path=config["fast_path"],
+    script:
+        "../scripts/indels.py"
 
 
 rule variants:
@@ -9,6 +46,7 @@ rule variants:
         ensemble=shard_ensemble_of,
         sequences="results/sequences.tsv",
         variants=variant_file,
+        indels=indel_tables,
     output:
         report(
             "results/{name}/variants.tsv",
@@ -27,6 +65,8 @@ rule variants:
     params:
         spec=variant_spec,
         models=MODELS,
+        indel_scoring=config["indel_scoring"],
+        indel_reason=indel_reason(),
     script:
         "../scripts/variants.py"
 

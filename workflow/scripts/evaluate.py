@@ -30,10 +30,15 @@ with rule_script(snakemake) as log:
     table = pd.read_csv(variants, sep="\t", dtype=str, keep_default_na=False)
     experiment = experimental_values(table[column], variants, column)
     label = label_values(dict(p.label), table, experiment, variants)
-    scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].astype(float)
+    # empty cells: variants not scored (variants.tsv's column scoring says why), left out
+    scores = table[[f"score_{m}" for m in p.models] + [ENSEMBLE_COLUMN]].apply(
+        pd.to_numeric, errors="coerce")
     predictors = {m: f"score_{m}" for m in p.models} | {"ensemble": ENSEMBLE_COLUMN}
+    # per variant type where a type has enough measured variants, and over all scored rows;
+    # every row with all the metrics and bootstrap standard errors over its own variants
+    types = table["variant_type"] if "variant_type" in table else None
     result = evaluate(scores, experiment, column, predictors, label,
-                      describe_label(dict(p.label), column), p.bootstrap)
+                      describe_label(dict(p.label), column), p.bootstrap, types)
     write_table(result, snakemake.output.table)
     notes = []
     if label is None:
@@ -44,11 +49,11 @@ with rule_script(snakemake) as log:
                  f"variants, seed {BOOTSTRAP_SEED}." if p.bootstrap else
                  "No standard errors: bootstrap is 0.")
     with open(snakemake.output.html, "w") as fh:
-        fh.write(evaluation_html(result, f"{name}: ESM-1v against '{column}'", notes))
+        fh.write(evaluation_html(result, f"{name}: ESM-1v against '{column}'", notes, random))
     plot_scatter(scores[ENSEMBLE_COLUMN], experiment, [snakemake.output.png, snakemake.output.svg],
                  title=f"{name}: ESM-1v ensemble against experiment", ylabel=f"experiment: {column}",
                  random_weights=random)
     for row in result.itertuples():
-        log.info("%s: Spearman %.4f, AUC %.4f, MCC %.4f, NDCG %.4f, top-10%% recall %.4f over %d "
-                 "variants", row.predictor, row.spearman, row.auc, row.mcc, row.ndcg,
-                 row.top10_recall, row.n)
+        log.info("%s (%s): Spearman %.4f, AUC %.4f, MCC %.4f, NDCG %.4f, top-10%% recall %.4f "
+                 "over %d variants", row.predictor, row.variant_type, row.spearman, row.auc,
+                 row.mcc, row.ndcg, row.top10_recall, row.n)

@@ -19,11 +19,18 @@ with rule_script(snakemake) as log:
     links = snakemake.params.links
     inp = snakemake.input
     proteins = read_sequences_table(inp.sequences)
-    # results/<name>/variants.tsv -> <name>: variants scored and the ensemble's rho
-    n_variants = {Path(f).parent.name: len(pd.read_csv(f, sep="\t", usecols=[0]))
-                  for f in inp.variants}
+    # results/<name>/variants.tsv -> <name>: variants, those not scored, and the ensemble's rho
+    scoring = {Path(f).parent.name: pd.read_csv(f, sep="\t", usecols=["scoring"], dtype=str,
+                                                keep_default_na=False)["scoring"]
+               for f in inp.variants}
+    n_variants = {name: len(s) for name, s in scoring.items()}
+    n_not_scored = {name: int(s.str.startswith("not_scored").sum()) for name, s in scoring.items()}
     spearman = {Path(f).parent.name: ensemble_spearman(f) for f in inp.evaluations}
-    table = build_summary(proteins, inp.ensembles, n_variants, spearman)
+    table = build_summary(proteins, inp.ensembles, n_variants, spearman, n_not_scored)
+    for name, n in n_not_scored.items():
+        if n:
+            log.warning("%s: %d of %d variants not scored (variants.tsv, column scoring)", name, n,
+                        n_variants[name])
     write_table(table, snakemake.output.table)
     page_links = {p.name: protein_links(p.name, links["per_protein"],
                                         p.name in links["variants"],

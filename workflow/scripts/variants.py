@@ -1,4 +1,5 @@
-"""rule variants: score one sequence's mutation list from its ensemble table."""
+"""rule variants: score one sequence's mutation list from its ensemble table (and, for in-frame
+indels, the per-model tables of rule indels)."""
 import os
 import sys
 
@@ -7,19 +8,30 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 from esm1v_scan.fasta import read_sequences_table
 from esm1v_scan.outputs import protein_rows
 from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import read_parquet, write_table
+from esm1v_scan.tables import read_parquet, read_table, write_table
 from esm1v_scan.variants import VariantSpec, read_variants, score_variants
 
 with rule_script(snakemake) as log:
-    spec = VariantSpec(**snakemake.params.spec)
-    protein = next(p for p in read_sequences_table(snakemake.input.sequences) if p.id == spec.id)
+    p = snakemake.params
+    spec = VariantSpec(**p.spec)
+    protein = next(x for x in read_sequences_table(snakemake.input.sequences) if x.id == spec.id)
     variants = read_variants(spec, protein)
     for warning in variants.warnings:
         log.warning(warning)
     # the sequence's rows of its shard's ensemble table
     table = protein_rows(read_parquet(snakemake.input.ensemble, protein.name))[protein.name]
-    scored = score_variants(variants, table, list(snakemake.params.models))
+    models = list(p.models)
+    indels = dict(zip(models, map(read_table, snakemake.input.indels))) or None
+    scored = score_variants(variants, table, models, indels, exact=p.indel_scoring == "exact",
+                            indel_reason=p.indel_reason)
     write_table(scored, snakemake.output[0])
-    n_multi = sum(len(m) > 1 for m in variants.mutations)
-    log.info("%s: %d variants (%d multi-mutants) at %d sites, experimental column: %s", spec.id,
-             len(scored), n_multi, len(variants.positions), variants.score_column)
+    counts = scored["variant_type"].value_counts()
+    not_scored = scored["scoring"].str.startswith("not_scored")
+    log.info("%s: %d variants (%s) at %d scanned positions, experimental column: %s", spec.id,
+             len(scored), ", ".join(f"{n} {t}" for t, n in counts.items()),
+             len(variants.positions), variants.score_column)
+    if not_scored.any():
+        reasons = scored.loc[not_scored, "scoring"].value_counts()
+        log.warning("%s: %d variant(s) not scored (kept, empty scores): %s", spec.id,
+                    int(not_scored.sum()), "; ".join(f"{n} x {r[len('not_scored: '):]}"
+                                                     for r, n in reasons.items()))

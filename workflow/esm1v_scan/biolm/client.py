@@ -4,6 +4,11 @@ Faults: 429/5xx, timeouts, dropped connections and malformed answers are retried
 backoff and jitter (``Retry-After`` honoured), a bounded number of times, then a clear error naming
 the sequence and position; 401/403 stops at once; 400/422 names the sequence. The token is sent
 only in the ``Authorization`` header and scrubbed from any server text put in a message.
+
+``timeout_s`` bounds each attempt as a whole (connecting, sending, the status line, headers and the
+whole body), not each socket read: a server that sends its answer a byte at a time would never trip
+a per-read timeout. At the deadline a watchdog shuts the attempt's socket down, which ends a read
+blocked in any phase at once (:class:`_Deadline`).
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ import gzip
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import requests
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import Retry
 
 from ..planning import format_ranges
@@ -58,6 +67,116 @@ class _Try:
     problem: str = ""
     retry_after: float | None = None
     rate_limited: bool = False
+
+
+# -- a deadline for the whole request ------------------------------------------------------------
+
+_current = threading.local()  # the attempt (its _Deadline) the calling thread is making
+
+
+class _Deadline:
+    """One attempt's deadline. While it is entered, every socket the thread's request connects or
+    reads an answer on is registered here; when ``seconds`` have passed, a timer shuts that socket
+    down, so a read blocked in any phase (status line, headers, body) returns at once and the
+    request fails (``expired`` then says why). Leaving it cancels the timer."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.expired = False
+        self._sock = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Deadline:
+        _current.deadline = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._done, self._sock = True, None
+        _current.deadline = None
+
+    def watch(self, sock) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._sock = sock
+            if self.expired:
+                _shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if self._sock is not None:
+                _shutdown(self._sock)
+
+
+def _shutdown(sock) -> None:
+    """Shut the connection down under whatever reads it (for TLS, the plain socket beneath: the
+    reading thread's TLS layer then sees the end of the stream)."""
+    try:
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, ValueError, TypeError):  # already closed, or not a socket
+        pass
+
+
+def _watch(sock) -> None:
+    deadline = getattr(_current, "deadline", None)
+    if deadline is not None and sock is not None:
+        deadline.watch(sock)
+
+
+class _Watched:
+    """urllib3 connections that register their socket with the calling thread's deadline: when
+    connected, and before each answer is read (a kept-alive connection is not connected again)."""
+
+    def connect(self) -> None:
+        super().connect()
+        _watch(self.sock)
+
+    def getresponse(self):
+        _watch(self.sock)
+        return super().getresponse()
+
+
+class _HTTPConnection(_Watched, HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_Watched, HTTPSConnection):
+    pass
+
+
+class _HTTPPool(HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    """requests' adapter with watched connections, directly and through an HTTP(S) proxy (a SOCKS
+    proxy keeps its own connections: there only the per-read timeout applies)."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOLS)
+
+    def proxy_manager_for(self, proxy, **kwargs):
+        manager = super().proxy_manager_for(proxy, **kwargs)
+        if isinstance(manager, urllib3.ProxyManager):
+            manager.pool_classes_by_scheme = dict(_POOLS)
+        return manager
 
 
 def _where(label: str, positions: Sequence[int]) -> str:
@@ -107,7 +226,7 @@ class BiolmClient:
     def _session(token: str, pool_size: int) -> requests.Session:
         http = requests.Session()
         http.headers.update({"Authorization": f"Token {token}", "Accept": "application/json"})
-        pool = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        pool = _Adapter(pool_connections=1, pool_maxsize=pool_size)
         http.mount("http://", pool)
         http.mount("https://", pool)
         return http
@@ -152,8 +271,14 @@ class BiolmClient:
                 self._wait_to_retry(request, outcome, attempt)
         raise BiolmError(
             f"BioLM {endpoint}: {request.where}: no valid answer after {attempts} attempts "
-            f"(last: {self.scrub(outcome.problem)}). Answers fetched so far are cached: rerun to resume"
+            f"(last: {self.scrub(outcome.problem)}){self._resume_hint()}"
         )
+
+    def _resume_hint(self, when: str = "") -> str:
+        """What a rerun will reuse: only with a response cache on disk are answers kept."""
+        if not self.settings.response_cache:
+            return ""
+        return f". Answers fetched so far are cached: rerun {when}to resume"
 
     def _request(self, endpoint, items, label, positions) -> _Request:
         positions = list(positions) if positions is not None else list(range(1, len(items) + 1))
@@ -165,21 +290,29 @@ class BiolmClient:
         return _Request(endpoint, url, body, headers, len(items), label, positions)
 
     def _attempt(self, request: _Request) -> _Try:
-        """Send once: the results, or a retryable problem; anything else raises BiolmError."""
-        timeout = (min(10.0, self.settings.timeout_s), self.settings.timeout_s)
-        try:
-            with self._lock:
-                self.requests += 1
-            resp = self._http.post(request.url, data=request.body, headers=request.headers, timeout=timeout)
-        except requests.Timeout:
-            return _Try(problem=f"no answer within {self.settings.timeout_s:g} s")
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as err:
-            return _Try(problem=f"connection failed ({type(err).__name__})")
-        except requests.RequestException as err:  # a bad base URL and the like: not transient
-            raise BiolmError(
-                f"BioLM {request.endpoint}: cannot send to {request.url}: {self.scrub(str(err))}"
-            ) from None
+        """Send once, within timeout_s for the whole exchange: the results, or a retryable
+        problem; anything else raises BiolmError."""
+        limit = self.settings.timeout_s
+        timeout = (min(10.0, limit), limit)  # per connect / per read; the deadline bounds the sum
+        with self._lock:
+            self.requests += 1
+        late = _Try(problem=f"no complete answer within {limit:g} s")
+        with _Deadline(limit) as deadline:
+            try:
+                resp = self._http.post(request.url, data=request.body, headers=request.headers,
+                                       timeout=timeout)  # reads the whole body
+            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                    requests.exceptions.ContentDecodingError) as err:
+                if deadline.expired or isinstance(err, requests.Timeout):
+                    return late
+                return _Try(problem=f"connection failed ({type(err).__name__})")
+            except requests.RequestException as err:  # a bad base URL and the like: not transient
+                raise BiolmError(
+                    f"BioLM {request.endpoint}: cannot send to {request.url}: {self.scrub(str(err))}"
+                ) from None
+            if deadline.expired:  # cut off: a shut-down socket may end the headers early, unnoticed
+                resp.close()
+                return late
         return self._judge(resp, request)
 
     def _judge(self, resp, request: _Request) -> _Try:
@@ -201,7 +334,10 @@ class BiolmClient:
         try:
             return _Try(results=parse_results(payload, request.endpoint, request.n_items))
         except BadResponse as err:
-            return _Try(problem=f"answer breaks the API contract: {err}")
+            at = ""
+            if err.item is not None and 0 <= err.item < len(request.positions):
+                at = f" at position {request.positions[err.item]}"
+            return _Try(problem=f"answer breaks the API contract{at}: {err}")
 
     def _server_fault(self, resp, request: _Request) -> _Try:
         """429/5xx: retryable, unless the server asks to wait longer than MAX_RETRY_AFTER_S."""
@@ -210,7 +346,7 @@ class BiolmClient:
         if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
             raise BiolmError(
                 f"BioLM {request.endpoint}: {request.where}: {problem}; the server asks to wait "
-                f"{retry_after:.0f} s (quota?); stopped. Answers fetched so far are cached: rerun later to resume"
+                f"{retry_after:.0f} s (quota?); stopped{self._resume_hint('later ')}"
             )
         return _Try(problem=problem, retry_after=retry_after, rate_limited=resp.status_code == 429)
 

@@ -15,8 +15,13 @@ class BiolmAuthError(BiolmError):
 
 
 class BadResponse(Exception):
-    """An answer that breaks the contract (malformed JSON, wrong count, missing amino acids).
-    Retried like a server fault; never padded."""
+    """An answer that breaks the contract (malformed JSON, wrong count, missing amino acids,
+    scores that are not probabilities). Retried like a server fault; never padded. ``item`` is the
+    index of the offending item in its request, when one item is to blame."""
+
+    def __init__(self, message: str, item: int | None = None):
+        super().__init__(message)
+        self.item = item
 
 
 class Cancelled(Exception):

@@ -24,8 +24,8 @@ import pandas as pd
 from ..fasta import AMINO_ACIDS
 from ..tables import score_table
 from .client import BiolmClient
-from .contract import ALL_ENDPOINT, API_ALPHABET, masked_item, model_slug
-from .errors import BiolmError, Cancelled
+from .contract import ALL_ENDPOINT, API_ALPHABET, check_probabilities, masked_item, model_slug
+from .errors import BadResponse, BiolmError, Cancelled
 from .response_cache import ResponseCache
 from .settings import BiolmSettings, resolve_base_url
 
@@ -99,8 +99,17 @@ class BiolmScorer:
             raise BiolmError(f"{self._label(sequence)}: residues {''.join(unknown)} are not in the API's alphabet")
 
     def _cached(self, key: str) -> dict[str, float] | None:
+        """The cached answer for this model, if there is one that holds to the API's contract (an
+        entry written by an older version may not: it is fetched again)."""
         got = self.cache.get(key)
-        return got[self.slug] if got is not None and self.slug in got else None
+        if got is None or not isinstance(got.get(self.slug), dict):
+            return None
+        try:
+            check_probabilities(got[self.slug], self.slug)
+        except BadResponse as err:
+            log.warning("response cache: entry %s is not a valid answer (%s), fetching it again", key, err)
+            return None
+        return got[self.slug]
 
     def _from_cache(self, job: _Job, progress) -> None:
         for i, key in enumerate(job.keys):
@@ -139,22 +148,28 @@ class BiolmScorer:
         with ThreadPoolExecutor(max_workers=int(self.settings.max_in_flight),
                                 thread_name_prefix="biolm") as pool:
             futures = {pool.submit(self._run, job, b, blocking): b for b in pending}
-            for fut in as_completed(futures):
-                try:
-                    done = fut.result()
-                except (Cancelled, CancelledError):
-                    continue
-                except BaseException as err:  # first failure: stop the rest, keep what came
-                    if error is None:
-                        error = err
-                        self.stop.set()
-                        for f in futures:
-                            f.cancel()
-                    continue
-                if done is None:
-                    deferred.append(futures[fut])
-                elif progress:
-                    progress.update(done)
+            try:
+                for fut in as_completed(futures):
+                    try:
+                        done = fut.result()
+                    except (Cancelled, CancelledError):
+                        continue
+                    except BaseException as err:  # first failure: stop the rest, keep what came
+                        if error is None:
+                            error = err
+                            self.stop.set()
+                            for f in futures:
+                                f.cancel()
+                        continue
+                    if done is None:
+                        deferred.append(futures[fut])
+                    elif progress:
+                        progress.update(done)
+            except BaseException:  # SIGTERM/Ctrl-C in this thread: start no further request
+                self.stop.set()
+                for f in futures:
+                    f.cancel()
+                raise
         return deferred, error
 
     def _run(self, job: _Job, batch: list[int], blocking: bool) -> int | None:
