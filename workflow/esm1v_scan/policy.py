@@ -114,6 +114,13 @@ def protein_files(name: str, models: list[str]) -> list[str]:
         f"results/{name}/heatmap.png",
         f"results/{name}/heatmap.svg",
         f"results/{name}/heatmap.html",
+        f"results/{name}/top_mutations.tsv",
+        f"results/{name}/overview.png",
+        f"results/{name}/overview.html",
+        f"results/{name}/heatmap_view.html",
+        f"results/{name}/matrix.html",
+        f"results/{name}/positions.html",
+        f"results/{name}/top_mutations.html",
     ]
 
 
@@ -144,8 +151,9 @@ def final_targets(shard_ids: list[str], variant_names: list[str], evaluated: lis
     proteins per shard (each target is tested against every output of its rule). A requested
     file that is missing reruns its shard's job, which writes it again. ``structures``: name ->
     structure.pdb or structure.cif, for the proteins with a configured structure."""
-    out = ["results/summary.tsv", "results/summary.html", "results/sequences.tsv",
-           "results/mask_plan.tsv", "results/ensemble.parquet"]
+    out = ["results/summary.tsv", "results/summary.html", "results/summary_table.html",
+           "results/methods.html", "results/sequences.tsv", "results/mask_plan.tsv",
+           "results/ensemble.parquet"]
     if per_protein:
         out += [protein_index(s) for s in shard_ids] + list(missing)
     out += [f"results/{n}/variants.tsv" for n in variant_names]

@@ -17,5 +17,6 @@ with rule_script(snakemake) as log:
     names = write_shard_protein_files(dict(zip(p.models, snakemake.input.scores)),
                                       snakemake.input.ensemble, p.heatmap,
                                       snakemake.output.index, root=root, offsets=p.offsets,
-                                      random_weights=random_weights(read_jobs(snakemake.input.jobs)))
+                                      random_weights=random_weights(read_jobs(snakemake.input.jobs)),
+                                      top_n=p.top_mutations)
     log.info("per-protein files of %d sequences written", len(names))
