@@ -224,7 +224,7 @@ CITATIONS = {
              "Information Processing Systems 34 (2021).",
     "fair-esm": "fair-esm: Evolutionary Scale Modeling, https://github.com/facebookresearch/esm "
                 "(Rives A et al. PNAS 118, e2016239118, 2021).",
-    "snakemake": "Molder F, Jablonski KP, Letcher B, et al. Sustainable data analysis with "
+    "snakemake": "M\u00f6lder F, Jablonski KP, Letcher B, et al. Sustainable data analysis with "
                  "Snakemake. F1000Research 10:33 (2021).",
     "biolm": "BioLM API, ESM-1v endpoints, https://biolm.ai.",
 }
@@ -284,15 +284,15 @@ def methods_text(prov: dict) -> str:
     parts.append(f"Each substitution was scored by {STRATEGIES.get(strategy, strategy)}.")
     window = config.get("max_residues", 1022)
     if strategy == "wt-marginals":
-        parts.append(f"Sequences longer than {window} residues were read in overlapping windows "
-                     f"of {window} residues, blended linearly across the overlaps.")
+        parts.append(f"Sequences longer than {window:,} residues were read in overlapping windows "
+                     f"of {window:,} residues, blended linearly across the overlaps.")
     elif config.get("long_windows") == "proteingym":
         parts.append("Sequences longer than 1,022 residues were scored in ProteinGym's "
                      "1,024-token windows of the whole token string (begin token, protein, end "
                      "token) around each site.")
     else:
-        parts.append(f"Sequences longer than {window} residues were scored in windows of "
-                     f"{window} residues centred on the scored site (clamped at the ends), each "
+        parts.append(f"Sequences longer than {window:,} residues were scored in windows of "
+                     f"{window:,} residues centred on the scored site (clamped at the ends), each "
                      f"wrapped in the begin and end tokens.")
     n = len(models)
     parts.append(f"The ensemble score of a substitution is the mean over the {n} model(s) of "

@@ -317,11 +317,11 @@ def job_records():
 
 from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
 
-#: what the provenance rule records besides the job records (parse-time facts of this run)
-# the command that started this run, for the report's Methods item (rule methods): exported by
-# the process that parses this file first; the jobs it starts inherit it
+# the command that started this run, for the Methods item of the report (results/methods.html),
+# exported by the process that parses this file first; the jobs it starts inherit it
 os.environ.setdefault("ESM1V_SCAN_COMMAND", report_pages.command_line())
 
+#: what the provenance rule records besides the job records (parse-time facts of this run)
 RUN_FACTS = {
     "config": config,
     "snakemake": SNAKEMAKE_VERSION,
