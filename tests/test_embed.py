@@ -164,7 +164,7 @@ def test_module_with_prefix(prefixed, work):
     targets = [re.fullmatch(r"javascript:app\.showResultInfo\('([^']*)'\)", h) for h in links
                if not h.startswith(("#", "data:"))]
     assert targets and all(t and t.group(1) in results for t in targets), links
-    assert "esm1v/results/methods.html" in results
+    assert "esm1v/results/provenance/methods.html" in results
 
 
 def test_module_report_in_a_browser(prefixed, work, tmp_path):

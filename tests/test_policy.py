@@ -92,7 +92,7 @@ def test_targets():
     big = final_targets(["shard0001", "shard0002"], ["q"], [], per_protein=False,
                         missing=["results/p/ensemble.tsv"])
     assert big == ["results/summary.tsv", "results/summary.html", "results/summary_table.html",
-                   "results/methods.html", "results/sequences.tsv", "results/mask_plan.tsv",
+                   "results/provenance/methods.html", "results/sequences.tsv", "results/mask_plan.tsv",
                    "results/ensemble.parquet", "results/q/variants.tsv"]
     small = final_targets(["shard0001", "shard0002"], ["q"], ["q"], per_protein=True,
                           missing=["results/p/ensemble.tsv"])

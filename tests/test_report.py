@@ -288,7 +288,7 @@ def check_report_zip(zip_path: Path, tmp_path: Path, proteins: list[str]) -> dic
     for name in proteins:
         for p in categories["3. Proteins"][name]:
             assert f"showResultInfo('{p}')" in caption, p
-    methods = (root / results["results/methods.html"]["data_uri"]).read_text()
+    methods = (root / results["results/provenance/methods.html"]["data_uri"]).read_text()
     assert "Mutation effects were predicted with ESM-1v [1]" in methods
     assert "<pre id='command'>snakemake " in methods
     return results

@@ -153,7 +153,7 @@ def final_targets(shard_ids: list[str], variant_names: list[str], evaluated: lis
     file that is missing reruns its shard's job, which writes it again. ``structures``: name ->
     structure.pdb or structure.cif, for the proteins with a configured structure."""
     out = ["results/summary.tsv", "results/summary.html", "results/summary_table.html",
-           "results/methods.html", "results/sequences.tsv", "results/mask_plan.tsv",
+           "results/provenance/methods.html", "results/sequences.tsv", "results/mask_plan.tsv",
            "results/ensemble.parquet"]
     if per_protein:
         out += [protein_index(s) for s in shard_ids] + list(missing)

@@ -317,7 +317,7 @@ def job_records():
 
 from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
 
-# the command that started this run, for the Methods item of the report (results/methods.html),
+# the command that started this run, for the Methods item of the report (results/provenance/methods.html),
 # exported by the process that parses this file first; the jobs it starts inherit it
 os.environ.setdefault("ESM1V_SCAN_COMMAND", report_pages.command_line())
 

@@ -34,7 +34,7 @@ rule methods:
         "results/provenance/provenance.yaml",
     output:
         report(
-            "results/methods.html",
+            "results/provenance/methods.html",
             caption="../report/methods.rst",
             category="2. Methods",
             labels={"item": "methods"},

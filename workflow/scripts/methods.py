@@ -1,4 +1,4 @@
-"""rule methods: results/methods.html, the report's Methods item, from the run's provenance."""
+"""rule methods: results/provenance/methods.html, the report's Methods item, from the run's provenance."""
 import os
 import sys
 
