@@ -191,11 +191,12 @@ def test_methods_paragraph_from_the_provenance():
 
 def test_methods_of_a_biolm_run_and_random_weights():
     prov = {**PROV, "weights": "random weights - not ESM-1v: m1",
-            "config": {**PROV["config"], "backend": "biolm"},
-            "models": {"esm1v_t33_650M_UR90S_1": {"endpoint": "https://biolm.ai/api/v3/esm1v-n1",
+            "config": {**PROV["config"], "backend": "biolm",
+                       "biolm": {"base_url": "https://biolm.ai/api/v3"}},
+            "models": {"esm1v_t33_650M_UR90S_1": {"endpoint": "esm1v-all",
                                                   "dates": ["2026-12-01"]}}}
     text = methods_text(prov)
-    assert "BioLM API [4] (https://biolm.ai/api/v3/esm1v-n1; 2026-12-01)" in text
+    assert "BioLM API [4] (https://biolm.ai/api/v3, endpoint esm1v-all; 2026-12-01)" in text
     assert "sha256" not in text and "WARNING: random weights - not ESM-1v: m1" in text
     assert "BioLM API, ESM-1v endpoints" in methods_html(prov, "snakemake")
 

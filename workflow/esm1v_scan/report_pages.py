@@ -268,8 +268,10 @@ def methods_text(prov: dict) -> str:
     if backend == "biolm":
         endpoints = sorted({str(e.get("endpoint")) for e in models.values() if e.get("endpoint")})
         dates = sorted({d for e in models.values() for d in e.get("dates", [])})
+        base = (config.get("biolm") or {}).get("base_url")
         parts.append(f"The {len(models)} ESM-1v models ({', '.join(models)}) were run through the "
-                     f"BioLM API [4] ({', '.join(endpoints) or 'endpoint not recorded'}; "
+                     f"BioLM API [4] ({base + ', ' if base else ''}endpoint "
+                     f"{', '.join(endpoints) or 'not recorded'}; "
                      f"{', '.join(dates) or 'dates not recorded'}).")
     else:
         weights = "; ".join(f"{m} (sha256 {e.get('sha256') or 'not recorded'})"
