@@ -123,6 +123,10 @@ def test_workflow_equals_local_backend_reruns_send_nothing_and_the_token_stays_s
     proc = run_workflow(wd, config, "--report", "report.html", env=env)
     outputs.append(proc.stdout + proc.stderr)
     assert (wd / "report.html").stat().st_size > 10_000
+    methods = (wd / "results/provenance/methods.html").read_text()
+    assert "were run through the BioLM API [4] (" in methods, methods[:3000]
+    assert "endpoint esm1v-all; " in methods
+    assert "BioLM API, ESM-1v endpoints" in methods and "sha256" not in methods
     assert list((wd / ".snakemake/metadata").iterdir())
     roots = [wd, tmp_path / "other", tmp_path / "responses", tmp_path / "score_cache"]
     scanned, found = scan_for(TOKEN, roots, outputs)

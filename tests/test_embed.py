@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from conftest import MODELS, REPO, config_for, run_workflow
+from test_report import decode_data_uri, hrefs, report_variable
 
 pytestmark = pytest.mark.slow
 
@@ -149,10 +150,21 @@ def test_module_with_prefix(prefixed, work):
     folder, report = prefixed
     assert per_protein(folder / "esm1v") == reference
     assert not (folder / "results").exists()
-    # the summary's caption links each protein's heatmaps at their prefixed paths
+    # the summary's caption links each protein's items at their prefixed paths, and every link
+    # of every caption and page of the report leads to one of its items
     for name in ("sp_P0CG48_UBC_HUMAN", "tiny_2"):
-        for fig in ("heatmap.png", "heatmap.html"):
+        for fig in ("overview.html", "heatmap_view.html", "heatmap.html"):
             assert f"showResultInfo('esm1v/results/{name}/{fig}')" in report, (name, fig)
+    results = report_variable(report, "results")
+    links = hrefs(report_variable(report, "workflow_desc"))
+    for path, entry in results.items():
+        links += hrefs(entry["caption"] or "")
+        if entry["mime_type"] == "text/html":
+            links += hrefs(decode_data_uri(entry["data_uri"]).decode())
+    targets = [re.fullmatch(r"javascript:app\.showResultInfo\('([^']*)'\)", h) for h in links
+               if not h.startswith(("#", "data:"))]
+    assert targets and all(t and t.group(1) in results for t in targets), links
+    assert "esm1v/results/provenance/methods.html" in results
 
 
 def test_module_report_in_a_browser(prefixed, work, tmp_path):

@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 
 from esm1v_scan.ensemble import ensemble
 from esm1v_scan.outputs import collect, protein_rows, write_protein_files
+from esm1v_scan.policy import protein_files
 from esm1v_scan.tables import long_table, score_table, write_parquet
 
 
@@ -63,7 +64,11 @@ def test_write_protein_files(tmp_path):
                                   root=tmp_path)
     assert [p.relative_to(tmp_path).as_posix() for p in written] == [
         "p2/scores/m1.tsv", "p2/scores/m2.tsv", "p2/ensemble.tsv", "p2/matrix.tsv",
-        "p2/positions.tsv", "p2/heatmap.png", "p2/heatmap.svg", "p2/heatmap.html"]
+        "p2/positions.tsv", "p2/heatmap.png", "p2/heatmap.svg", "p2/heatmap.html",
+        "p2/top_mutations.tsv", "p2/overview.png", "p2/overview.html", "p2/heatmap_view.html",
+        "p2/matrix.html", "p2/positions.html", "p2/top_mutations.html"]
+    assert [f"results/{p.relative_to(tmp_path).as_posix()}" for p in written] == protein_files(
+        "p2", ["m1", "m2"])
     m1 = (tmp_path / "p2/scores/m1.tsv").read_text().splitlines()
     assert m1[0] == "position\twt\tmt\tlog_prob\tprob\tscore" and len(m1) == 1 + 80
     assert m1[1].startswith("1\tA\tA\t") and m1[1].endswith("\t0")

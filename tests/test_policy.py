@@ -84,20 +84,25 @@ def test_targets():
     assert protein_files("p", models) == ["results/p/scores/m1.tsv", "results/p/scores/m2.tsv",
                                           "results/p/ensemble.tsv", "results/p/matrix.tsv",
                                           "results/p/positions.tsv", "results/p/heatmap.png",
-                                          "results/p/heatmap.svg", "results/p/heatmap.html"]
+                                          "results/p/heatmap.svg", "results/p/heatmap.html",
+                                          "results/p/top_mutations.tsv", "results/p/overview.png",
+                                          "results/p/overview.html", "results/p/heatmap_view.html",
+                                          "results/p/matrix.html", "results/p/positions.html",
+                                          "results/p/top_mutations.html"]
     big = final_targets(["shard0001", "shard0002"], ["q"], [], per_protein=False,
                         missing=["results/p/ensemble.tsv"])
-    assert big == ["results/summary.tsv", "results/summary.html", "results/sequences.tsv",
-                   "results/mask_plan.tsv", "results/ensemble.parquet", "results/q/variants.tsv"]
+    assert big == ["results/summary.tsv", "results/summary.html", "results/summary_table.html",
+                   "results/provenance/methods.html", "results/sequences.tsv", "results/mask_plan.tsv",
+                   "results/ensemble.parquet", "results/q/variants.tsv"]
     small = final_targets(["shard0001", "shard0002"], ["q"], ["q"], per_protein=True,
                           missing=["results/p/ensemble.tsv"])
-    assert small == big[:5] + [
+    assert small == big[:7] + [
         "results/shards/shard0001/proteins.tsv", "results/shards/shard0002/proteins.tsv",
         "results/p/ensemble.tsv", "results/q/variants.tsv", "results/q/evaluation.tsv",
         "results/q/evaluation.html", "results/q/scatter.png", "results/q/scatter.svg"]
     with_structures = final_targets(["shard0001"], [], [], per_protein=False,
                                     structures={"p": "structure.cif", "q": "structure.pdb"})
-    assert with_structures[5:] == [
+    assert with_structures[7:] == [
         "results/p/structure.cif", "results/p/structure.defattr", "results/p/structure.pml",
         "results/p/structure_map.tsv", "results/q/structure.pdb", "results/q/structure.defattr",
         "results/q/structure.pml", "results/q/structure_map.tsv"]
@@ -110,4 +115,4 @@ def test_missing_protein_files_only_of_shards_with_an_index():
     # shard0002 has no index (never written): its job runs anyway, nothing asked file by file
     assert missing_protein_files(shards, ["m"], exists=there.__contains__) == [
         "results/b/ensemble.tsv", "results/b/matrix.tsv", "results/b/positions.tsv",
-        "results/b/heatmap.png", "results/b/heatmap.html"]
+        "results/b/heatmap.png", "results/b/heatmap.html", *protein_files("b", ["m"])[7:]]

@@ -8,6 +8,7 @@ import pytest
 from Bio.PDB import MMCIFIO, MMCIFParser, PDBParser
 
 from conftest import run_workflow, write_fasta
+from test_report import check_report_zip
 from test_structures import CHAIN_A, CHAIN_B, SEQ, TAG, _pdb_text
 
 pytestmark = pytest.mark.slow
@@ -108,18 +109,30 @@ def test_scores_on_structures_and_summary(tmp_path, inputs):
         assert f'href="{f}"' in page and (res / f).is_file()
     assert "random weights - not ESM-1v" in page
 
-    # the report: the summary first, its caption linking each protein's two heatmaps
+    # the report: the summary first, its caption linking each protein's items; every link of
+    # every page leads inside the report (tests/test_report.py), structure files included
     rep = run_workflow(tmp_path / "run", config, "--report", "report.zip")
     assert "ERROR" not in rep.stderr, rep.stderr[-2000:]  # docutils errors in captions
+    assert "WARNING" not in rep.stderr, rep.stderr[-2000:]
     with zipfile.ZipFile(tmp_path / "run" / "report.zip") as z:
         names = z.namelist()
         html = z.read(next(n for n in names if n.endswith("report.html"))).decode()
     assert any(n.endswith("/summary.tsv") for n in names)
-    assert any(n.endswith("/structure_map.tsv") for n in names)
+    for f in ("structure_map.tsv", "structure.pdb", "structure.cif", "structure.pml",
+              "structure.defattr"):
+        assert any(n.endswith(f"/{f}") for n in names), f
     assert '"1. Summary"' in html or "1. Summary" in html
     for name in ("tiny_2", "ubq"):
-        for fig in ("heatmap.png", "heatmap.html"):
+        for fig in ("overview.html", "heatmap_view.html", "heatmap.html"):
             assert f"showResultInfo('results/{name}/{fig}')" in html, (name, fig)
+    results = check_report_zip(tmp_path / "run" / "report.zip", tmp_path, ["tiny_2", "ubq"])
+    assert results["results/tiny_2/structure.pdb"]["mime_type"] == "chemical/x-pdb"
+    assert results["results/ubq/structure.cif"]["mime_type"] == "chemical/x-cif"
+    assert results["results/ubq/structure.pml"]["mime_type"] == "text/plain"
+    top = pd.read_csv(res / "tiny_2/top_mutations.tsv", sep="\t")
+    ens = pd.read_csv(res / "tiny_2/ensemble.tsv", sep="\t")
+    subs = ens[ens["wt"] != ens["mt"]].sort_values("score_mean", ascending=False)
+    assert list(top["mutant"]) == list(subs["mutant"][:20]) and list(top["n_models"]) == [2] * 20
 
     # a rerun does nothing; an edited structure file redoes that protein's structure only
     again = run_workflow(tmp_path / "run", config, "-n")

@@ -17,8 +17,10 @@ import pyarrow.parquet as pq
 
 from .ensemble import PROTEIN_KEYS
 from .interactive import write_heatmap_html
-from .io import atomic_path
+from .io import atomic_path, write_text
 from .plotting import heatmap as draw_heatmap
+from .provenance import RANDOM_STAMP
+from .report_pages import image_page, overview, table_page, top_mutations
 from .summaries import add_residue_columns, matrix_table, offset_for, positions_table
 from .tables import read_table, write_table
 
@@ -31,13 +33,16 @@ def protein_rows(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
 
 def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFrame],
                         ensemble: pd.DataFrame, heatmap: dict, root="results", offset: int = 1,
-                        random_weights: bool = False,
+                        random_weights: bool = False, top_n: int = 20,
                         marks: dict[str, list[int]] | None = None) -> list[Path]:
     """Every per-protein file of ``name`` under ``root/name`` (policy.protein_files lists them):
     scores/<model>.tsv, ensemble.tsv (with residue and mutant), matrix.tsv, positions.tsv,
-    heatmap.png, .svg and .html. ``scores``: model -> its table; ``heatmap``: config heatmap
-    (row_width, value); ``offset``: the residue number of residue 1; ``marks``: positions of a
-    variant list's stop-gains and indels, marked on the heatmap. Returns the paths written."""
+    top_mutations.tsv (the ``top_n`` most favoured substitutions), heatmap.png, .svg and .html,
+    and the report's pages (report_pages): overview.png and its page overview.html, the full
+    heatmap's page heatmap_view.html, the tables' pages matrix.html, positions.html and
+    top_mutations.html. ``scores``: model -> its table; ``heatmap``: config heatmap (row_width,
+    value); ``offset``: the residue number of residue 1; ``marks``: positions of a variant list's
+    stop-gains and indels, marked on the heatmap. Returns the paths written."""
     folder = Path(root) / name
     written = []
     for model, table in scores.items():
@@ -55,13 +60,34 @@ def write_protein_files(name: str, sequence_id: str, scores: dict[str, pd.DataFr
                  random_weights=random_weights, row_width=heatmap["row_width"], marks=marks)
     write_heatmap_html(ens, folder / "heatmap.html", sequence_id, offset=offset,
                        value=heatmap["value"], random_weights=random_weights)
+    write_table(top_mutations(ens, top_n), folder / "top_mutations.tsv")
+    stamp = RANDOM_STAMP if random_weights else ""
+    overview(read_table(folder / "positions.tsv"), folder / "overview.png", sequence_id,
+             random_weights=random_weights)
+    pages = {
+        "overview.html": image_page(folder / "overview.png", f"{sequence_id}: overview",
+                                    [folder / "overview.png"], stamp),
+        "heatmap_view.html": image_page(folder / "heatmap.png", f"{sequence_id}: heatmap",
+                                        figures, stamp),
+        "matrix.html": table_page(folder / "matrix.tsv", f"{sequence_id}: matrix", stamp=stamp),
+        "positions.html": table_page(folder / "positions.tsv", f"{sequence_id}: positions",
+                                     stamp=stamp),
+        "top_mutations.html": table_page(
+            folder / "top_mutations.tsv", f"{sequence_id}: top {top_n} substitutions",
+            "The substitutions most favoured over the wild type by the ensemble (score_mean, "
+            "highest first); n_agree: models whose score has the same sign; score_sd: the SD "
+            "across models.", stamp),
+    }
+    for page, text in pages.items():
+        write_text(folder / page, text)
     tables = [folder / f for f in ("ensemble.tsv", "matrix.tsv", "positions.tsv")]
-    return written + tables + figures + [folder / "heatmap.html"]
+    return (written + tables + figures + [folder / "heatmap.html", folder / "top_mutations.tsv",
+                                          folder / "overview.png"] + [folder / p for p in pages])
 
 
 def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, heatmap: dict,
                               index, root="results", offsets: dict | None = None,
-                              random_weights: bool = False,
+                              random_weights: bool = False, top_n: int = 20,
                               marks: dict[str, dict] | None = None) -> list[str]:
     """write_protein_files for every protein of a shard, then ``index``: one row per protein
     (name, sequence_id, its folder). ``marks``: FASTA id -> the heatmap's marks
@@ -72,7 +98,7 @@ def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, h
     for name, table in protein_rows(ens).items():
         write_protein_files(name, ids[name], {m: t[name] for m, t in per_model.items()}, table,
                             heatmap, root, (offsets or {}).get(ids[name], 1), random_weights,
-                            (marks or {}).get(ids[name]))
+                            top_n, (marks or {}).get(ids[name]))
     write_table(pd.DataFrame({"name": list(ids), "sequence_id": list(ids.values()),
                               "folder": [str(Path(root) / n) for n in ids]}), index)
     return list(ids)

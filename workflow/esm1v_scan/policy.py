@@ -11,7 +11,8 @@ import os
 from .planning import Shard, assign_shards, format_ranges
 
 #: per_protein: auto writes the per-protein files (results/{name}/...) up to this many proteins.
-#: Their rules put 8 files per protein into the DAG: 2,000 proteins dry-run in a few seconds, a
+#: Their rules put 13 files per protein and one per model into the DAG: 2,000 proteins dry-run in
+#: 42 s at a load of 7.6 on 2 cores (40 s with the 6 before the report's pages), a
 #: proteome (20,000+) would spend most of its dry run on them (benchmarks/scale.py).
 PER_PROTEIN_AUTO_MAX = 2000
 
@@ -127,6 +128,13 @@ def protein_files(name: str, models: list[str]) -> list[str]:
         f"results/{name}/heatmap.png",
         f"results/{name}/heatmap.svg",
         f"results/{name}/heatmap.html",
+        f"results/{name}/top_mutations.tsv",
+        f"results/{name}/overview.png",
+        f"results/{name}/overview.html",
+        f"results/{name}/heatmap_view.html",
+        f"results/{name}/matrix.html",
+        f"results/{name}/positions.html",
+        f"results/{name}/top_mutations.html",
     ]
 
 
@@ -157,8 +165,9 @@ def final_targets(shard_ids: list[str], variant_names: list[str], evaluated: lis
     proteins per shard (each target is tested against every output of its rule). A requested
     file that is missing reruns its shard's job, which writes it again. ``structures``: name ->
     structure.pdb or structure.cif, for the proteins with a configured structure."""
-    out = ["results/summary.tsv", "results/summary.html", "results/sequences.tsv",
-           "results/mask_plan.tsv", "results/ensemble.parquet"]
+    out = ["results/summary.tsv", "results/summary.html", "results/summary_table.html",
+           "results/provenance/methods.html", "results/sequences.tsv", "results/mask_plan.tsv",
+           "results/ensemble.parquet"]
     if per_protein:
         out += [protein_index(s) for s in shard_ids] + list(missing)
     out += [f"results/{n}/variants.tsv" for n in variant_names]

@@ -1,5 +1,6 @@
 # Shared set-up: config validation, the parsed FASTA, shards, and helpers for the rules.
 import hashlib
+import mimetypes
 import os
 import re
 import sys
@@ -116,7 +117,7 @@ from esm1v_scan import variants  # noqa: E402
 from esm1v_scan import config as config_checks  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
-from esm1v_scan import provenance, weights  # noqa: E402
+from esm1v_scan import provenance, report_pages, weights  # noqa: E402
 
 
 def _checked(fn, *args, **kwargs):
@@ -330,6 +331,10 @@ def job_records():
 
 from snakemake import __version__ as SNAKEMAKE_VERSION  # noqa: E402
 
+# the command that started this run, for the Methods item of the report (results/provenance/methods.html),
+# exported by the process that parses this file first; the jobs it starts inherit it
+os.environ.setdefault("ESM1V_SCAN_COMMAND", report_pages.command_line())
+
 #: what the provenance rule records besides the job records (parse-time facts of this run)
 RUN_FACTS = {
     "config": config,
@@ -444,6 +449,26 @@ def protein_offset(wildcards):
 
 
 PROTEIN_BY_NAME = {p.name: p for p in PROTEINS}
+
+#: the report's category of each protein's items (one subcategory per protein, its items ordered
+#: by their label: the overview first)
+PROTEIN_CATEGORY = "3. Proteins"
+
+# the report gives each file the mime type Python guesses from its name: structure files are text
+mimetypes.add_type("text/plain", ".pml")
+mimetypes.add_type("text/plain", ".defattr")
+
+
+def protein_report(name, file, caption, item):
+    """results/{name}/{file} as an item of protein {name} in the report (``name`` may be the
+    wildcard "{name}"); ``caption``: a file of workflow/report/."""
+    return report(
+        f"results/{name}/{file}",
+        caption=f"../report/{caption}",
+        category=PROTEIN_CATEGORY,
+        subcategory=name,
+        labels={"item": item},
+    )
 
 
 def summary_links():

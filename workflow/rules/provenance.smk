@@ -25,3 +25,24 @@ rule provenance:
         project=PROJECT,
     script:
         "../scripts/provenance.py"
+
+
+# The report's Methods item: a paragraph a paper can use, its references, the command and the
+# resolved config, from the provenance document (report_pages.methods_html).
+rule methods:
+    input:
+        "results/provenance/provenance.yaml",
+    output:
+        report(
+            "results/provenance/methods.html",
+            caption="../report/methods.rst",
+            category="2. Methods",
+            labels={"item": "methods"},
+        ),
+    log:
+        "logs/methods.log",
+    localrule: True
+    conda:
+        "../../envs/base.yaml"
+    script:
+        "../scripts/methods.py"

@@ -11,14 +11,17 @@ rule structure_pdb:
         sequences="results/sequences.tsv",
         jobs=shard_jobs_of,
     output:
-        structure="results/{name}/structure.pdb",
-        defattr="results/{name}/structure.defattr",
-        pml="results/{name}/structure.pml",
-        map=report(
-            "results/{name}/structure_map.tsv",
-            caption="../report/structure.rst",
-            category="Structures",
-            labels={"sequence": "{name}", "table": "residue map"},
+        structure=protein_report(
+            "{name}", "structure.pdb", "structure.rst", "structure (PDB)"
+        ),
+        defattr=protein_report(
+            "{name}", "structure.defattr", "structure.rst", "structure (ChimeraX)"
+        ),
+        pml=protein_report(
+            "{name}", "structure.pml", "structure.rst", "structure (PyMOL)"
+        ),
+        map=protein_report(
+            "{name}", "structure_map.tsv", "structure.rst", "structure residue map"
         ),
     log:
         "logs/structure/{name}.log",
@@ -36,14 +39,17 @@ rule structure_pdb:
 
 use rule structure_pdb as structure_cif with:
     output:
-        structure="results/{name}/structure.cif",
-        defattr="results/{name}/structure.defattr",
-        pml="results/{name}/structure.pml",
-        map=report(
-            "results/{name}/structure_map.tsv",
-            caption="../report/structure.rst",
-            category="Structures",
-            labels={"sequence": "{name}", "table": "residue map"},
+        structure=protein_report(
+            "{name}", "structure.cif", "structure.rst", "structure (mmCIF)"
+        ),
+        defattr=protein_report(
+            "{name}", "structure.defattr", "structure.rst", "structure (ChimeraX)"
+        ),
+        pml=protein_report(
+            "{name}", "structure.pml", "structure.rst", "structure (PyMOL)"
+        ),
+        map=protein_report(
+            "{name}", "structure_map.tsv", "structure.rst", "structure residue map"
         ),
     wildcard_constraints:
         name=one_of(structure_files("cif")),

@@ -1,6 +1,6 @@
 # The run's landing summary: one row per protein (description, length, mean tolerance, variants
-# scored, Spearman of the ensemble where measured), as a table and a page linking each protein's
-# files. Reads the shards' ensemble tables one at a time (cheap for a proteome).
+# scored, Spearman of the ensemble where measured), as a table, a page linking each protein's
+# files in the results folder and the report's page of the table. Reads the shards' ensemble tables one at a time (cheap for a proteome).
 
 
 rule summary:
@@ -17,13 +17,17 @@ rule summary:
             "results/summary.tsv",
             caption="../report/summary.rst",
             category="1. Summary",
-            labels={"table": "summary"},
+            labels={"table": "summary (TSV)"},
         ),
-        html=report(
-            "results/summary.html",
+        # links each protein's files in the results folder (not a report item: links to other
+        # files lead nowhere inside the report)
+        html="results/summary.html",
+        # the report's summary: the table, sortable, its caption linking each protein's items
+        page=report(
+            "results/summary_table.html",
             caption="../report/summary.rst",
             category="1. Summary",
-            labels={"table": "summary page"},
+            labels={"table": "summary"},
         ),
     log:
         "logs/summary.log",

@@ -17,6 +17,6 @@ with rule_script(snakemake) as log:
     names = write_shard_protein_files(dict(zip(p.models, snakemake.input.scores)),
                                       snakemake.input.ensemble, p.heatmap,
                                       snakemake.output.index, root=root, offsets=p.offsets,
-                                      marks=p.marks,
+                                      marks=p.marks, top_n=p.top_mutations,
                                       random_weights=random_weights(read_jobs(snakemake.input.jobs)))
     log.info("per-protein files of %d sequences written", len(names))

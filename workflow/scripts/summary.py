@@ -11,6 +11,7 @@ import pandas as pd
 from esm1v_scan.fasta import read_sequences_table
 from esm1v_scan.io import write_text
 from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
+from esm1v_scan.report_pages import table_page
 from esm1v_scan.scripting import rule_script
 from esm1v_scan.summary import build_summary, ensemble_spearman, protein_links, summary_html
 from esm1v_scan.tables import write_table
@@ -39,4 +40,8 @@ with rule_script(snakemake) as log:
     stamp = RANDOM_STAMP if random_weights(read_jobs(inp.jobs)) else ""
     write_text(snakemake.output.html,
                summary_html(table, f"esm1v-scan: {len(table)} proteins", page_links, stamp))
+    write_text(snakemake.output.page,
+               table_page(snakemake.output.table, f"esm1v-scan: {len(table)} proteins",
+                          "One row per protein; each protein's figures and tables are listed "
+                          "in this item's description (left).", stamp))
     log.info("summary of %d proteins", len(table))
