@@ -26,7 +26,7 @@ test: $(BIN)/.installed
 # its own folder (results-smoke/, via --directory) so it never mixes with real results/.
 SMOKE := results-smoke
 smoke: $(BIN)/.installed
-	$(BIN)/python -m esm1v_scan.tiny --out $(SMOKE)/tiny_models
+	$(BIN)/python -m esm1v_scan.scoring.tiny_models --out $(SMOKE)/tiny_models
 	$(BIN)/snakemake --cores $(CORES) --directory $(SMOKE) --config \
 	  sequences="$(CURDIR)/resources/example.fasta" model_dir=tiny_models offline=True \
 	  weights_lock= cache_dir=

@@ -35,10 +35,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from esm1v_scan.biolm import BiolmScorer, BiolmSettings, ResponseCache  # noqa: E402
-from esm1v_scan.fasta import AMINO_ACIDS  # noqa: E402
-from esm1v_scan.models import ESM1V_MODELS  # noqa: E402
-from esm1v_scan.tiny import write_tiny_models  # noqa: E402
+from esm1v_scan.scoring.biolm import BiolmScorer, BiolmSettings, ResponseCache  # noqa: E402
+from esm1v_scan.inputs.fasta import AMINO_ACIDS  # noqa: E402
+from esm1v_scan.scoring.models import ESM1V_MODELS  # noqa: E402
+from esm1v_scan.scoring.tiny_models import write_tiny_models  # noqa: E402
 
 ITEMS = 5
 LENGTH = 300

@@ -50,7 +50,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from esm1v_scan.scoring import LocalScorer, reference_masked_marginals  # noqa: E402
+from esm1v_scan.scoring.local import LocalScorer, reference_masked_marginals  # noqa: E402
 from scan_speed import ARCHS, PeakMemory, matmul_rate, random_model, sync, test_sequence  # noqa: E402
 
 ARCHS["quick"] = dict(layers=4, embed_dim=128, heads=4)  # random_model() reads this dict
@@ -94,7 +94,7 @@ def aa_log_probs(scorer: LocalScorer, seq: str, positions) -> np.ndarray:
 
 def substitution_scores(lp20: np.ndarray, seq: str, positions) -> np.ndarray:
     """log p(mt) - log p(wt) for the 19 substitutions of every position, flattened."""
-    from esm1v_scan.fasta import AMINO_ACIDS
+    from esm1v_scan.inputs.fasta import AMINO_ACIDS
 
     out = []
     for row, pos in zip(lp20, positions):
@@ -224,7 +224,7 @@ def table_digests(results: Path) -> dict[str, str]:
 
 
 def run_workflow(workdir: Path, models: Path, device, batch_size: int, cores: int) -> dict:
-    from esm1v_scan.models import ESM1V_MODELS
+    from esm1v_scan.scoring.models import ESM1V_MODELS
 
     workdir.mkdir(parents=True)
     (workdir / "input.fasta").write_text(
@@ -248,7 +248,7 @@ def run_workflow(workdir: Path, models: Path, device, batch_size: int, cores: in
 
 
 def check_workflow(device, cores: int) -> list[Line]:
-    from esm1v_scan.tiny import write_tiny_models
+    from esm1v_scan.scoring.tiny_models import write_tiny_models
 
     with tempfile.TemporaryDirectory(prefix="gpu_check_") as tmp:
         tmp = Path(tmp)

@@ -15,7 +15,7 @@ cache saves.
    in under 30 s. per_protein (this checkout): auto turns the per-protein files on up to 2,000
    proteins; --per-protein true times them at larger sizes.
 2. Cache. With a tiny random model (the cost of a lookup does not depend on the model), one
-   scoring job as the workflow runs it (esm1v_scan.runner.run_scoring_job) on 100 proteins, then
+   scoring job as the workflow runs it (esm1v_scan.scoring.job.run_scoring_job) on 100 proteins, then
    on the same 100 plus one new protein with the same cache folder, then a second project holding
    one of the proteins under another name. Prints wall time and forward passes of each.
 3. With --workflow: the same as 2 through Snakemake (two models, three shards), timing the first
@@ -39,8 +39,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from esm1v_scan.fasta import AMINO_ACIDS, Protein, read_fasta  # noqa: E402
-from esm1v_scan.planning import assign_shards  # noqa: E402
+from esm1v_scan.inputs.fasta import AMINO_ACIDS, Protein, read_fasta  # noqa: E402
+from esm1v_scan.scoring.planning import assign_shards  # noqa: E402
 
 MODELS = [f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6)]
 
@@ -122,11 +122,11 @@ def dry_run(sizes: list[int], shard_residues: int, tmp: Path, before: Path | Non
 def cache_timings(tmp: Path) -> None:
     import torch
 
-    from esm1v_scan.cache import ScoreCache
-    from esm1v_scan.models import load_model
-    from esm1v_scan.runner import run_scoring_job
-    from esm1v_scan.scoring import LocalScorer
-    from esm1v_scan.tiny import write_tiny_models
+    from esm1v_scan.scoring.score_cache import ScoreCache
+    from esm1v_scan.scoring.models import load_model
+    from esm1v_scan.scoring.job import run_scoring_job
+    from esm1v_scan.scoring.local import LocalScorer
+    from esm1v_scan.scoring.tiny_models import write_tiny_models
 
     print("\n## 2. score cache (tiny random model, one scoring job as the workflow runs it)")
     torch.set_num_threads(min(2, torch.get_num_threads()))
@@ -153,7 +153,7 @@ def cache_timings(tmp: Path) -> None:
 
 
 def workflow_timings(tmp: Path) -> None:
-    from esm1v_scan.tiny import write_tiny_models
+    from esm1v_scan.scoring.tiny_models import write_tiny_models
 
     print("\n## 3. workflow: 100 proteins, then one appended (tiny models, 2 models, 3 shards)")
     write_tiny_models(tmp / "tiny_wf", MODELS[:2])

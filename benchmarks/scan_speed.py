@@ -13,7 +13,7 @@ each length L (100 and 300 residues by default):
   reference      one masked copy per forward pass, fp32, batch 1, fair-esm's model(tokens), as
                  fair-esm's examples/variant-prediction/predict.py does it   (a)
   plain <prec>   fair-esm's model(tokens) with our batching (and autocast for bf16/fp16)
-  ours <prec>    esm1v_scan.scoring.LocalScorer with its defaults for the device (fast forward,
+  ours <prec>    esm1v_scan.scoring.local.LocalScorer with its defaults for the device (fast forward,
                  batch size auto) in each precision; "ours fp32" is the default   (b)
   wt-marginals   LocalScorer(strategy="wt-marginals"), fp32: one pass per protein
   torch.mm       the matrix-multiply rate of the device at that precision and thread count, on
@@ -62,11 +62,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from esm1v_scan.fast import onednn_available  # noqa: E402
-from esm1v_scan.fasta import AMINO_ACIDS  # noqa: E402
-from esm1v_scan.models import LoadedModel  # noqa: E402
-from esm1v_scan.scoring import LocalScorer, reference_masked_marginals  # noqa: E402
-from esm1v_scan.tiny import tiny_args  # noqa: E402
+from esm1v_scan.scoring.fast_forward import onednn_available  # noqa: E402
+from esm1v_scan.inputs.fasta import AMINO_ACIDS  # noqa: E402
+from esm1v_scan.scoring.models import LoadedModel  # noqa: E402
+from esm1v_scan.scoring.local import LocalScorer, reference_masked_marginals  # noqa: E402
+from esm1v_scan.scoring.tiny_models import tiny_args  # noqa: E402
 
 ARCHS = {
     "esm1v": dict(layers=33, embed_dim=1280, heads=20),  # the real ESM-1v
@@ -78,7 +78,7 @@ DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 # -- set-up ---------------------------------------------------------------------------------------
 def random_model(arch: str, seed: int, device: torch.device) -> LoadedModel:
     """fair-esm's ProteinBertModel in the ESM-1v configuration with random weights, built on the
-    device (the initialisation of esm1v_scan.tiny: N(0, 2/sqrt(fan_in)) for every matrix, so the
+    device (the initialisation of esm1v_scan.scoring.tiny_models: N(0, 2/sqrt(fan_in)) for every matrix, so the
     output distributions are peaked like a trained model's, not flat)."""
     import esm
 

@@ -18,7 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
-from esm1v_scan.structures import _letter, _observed, read_structure  # noqa: E402
+from esm1v_scan.inputs.structures import _letter, _observed, read_structure  # noqa: E402
 
 THREE = {"A": "ALA", "C": "CYS", "D": "ASP", "E": "GLU", "F": "PHE", "G": "GLY", "H": "HIS",
          "I": "ILE", "K": "LYS", "L": "LEU", "M": "MET", "N": "ASN", "P": "PRO", "Q": "GLN",
@@ -70,7 +70,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for i in range(args.proteins):
         files.append(tmp / f"s{i}.pdb")
         os.link(pdb, files[-1]) if not args.pdb else files[-1].write_bytes(pdb.read_bytes())
-    from esm1v_scan.tiny import write_tiny_models
+    from esm1v_scan.scoring.tiny_models import write_tiny_models
 
     write_tiny_models(tmp / "models")  # checkpoints the parse-time checks find (never loaded)
     base = {"sequences": str(tmp / "in.fasta"), "model_dir": str(tmp / "models"), "offline": True,

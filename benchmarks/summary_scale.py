@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from esm1v_scan.fasta import AMINO_ACIDS  # noqa: E402
-from esm1v_scan.summary import shard_tolerance  # noqa: E402
+from esm1v_scan.inputs.fasta import AMINO_ACIDS  # noqa: E402
+from esm1v_scan.outputs.run_summary import shard_tolerance  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--residues", type=int, default=200_000)

@@ -1,6 +1,6 @@
 """Draw the README's heatmap from REAL ESM-1v scores: the five models' wild-type-marginal scores of
 TEM-1 beta-lactamase published with Meier et al. 2021 (fair-esm's example data, MIT, carried in tests/data/),
-drawn with the workflow's own plotting code (esm1v_scan.plotting.heatmap), all 263 residues in the
+drawn with the workflow's own plotting code (esm1v_scan.outputs.heatmap.heatmap), all 263 residues in the
 published numbering (first residue = 24).
 
     .venv/bin/python docs/readme_figure.py   # [labelled CSV, default tests/data/...]
@@ -12,8 +12,8 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from esm1v_scan.fasta import AMINO_ACIDS  # noqa: E402
-from esm1v_scan.plotting import heatmap  # noqa: E402
+from esm1v_scan.inputs.fasta import AMINO_ACIDS  # noqa: E402
+from esm1v_scan.outputs.heatmap import heatmap  # noqa: E402
 
 FIRST = 24  # the data's numbering: the first residue of the sequence is residue 24
 

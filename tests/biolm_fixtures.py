@@ -11,7 +11,7 @@ import secrets
 import pytest
 
 from biolm_standin import StandIn
-from esm1v_scan.biolm import BiolmSettings
+from esm1v_scan.scoring.biolm import BiolmSettings
 
 #: a fresh token per test session, so the token scan cannot be fooled by a fixed string
 TOKEN = "biolm-test-token-" + secrets.token_hex(16)

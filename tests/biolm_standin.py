@@ -47,8 +47,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
-from esm1v_scan.fasta import AMINO_ACIDS  # noqa: E402
-from esm1v_scan.models import ESM1V_MODELS, load_model  # noqa: E402
+from esm1v_scan.inputs.fasta import AMINO_ACIDS  # noqa: E402
+from esm1v_scan.scoring.models import ESM1V_MODELS, load_model  # noqa: E402
 
 SLUGS = [f"esm1v-n{k}" for k in range(1, 6)]
 ALPHABET = set(AMINO_ACIDS + "BXZUO")

@@ -21,7 +21,7 @@ MODELS = [f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6)]
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
     """Five tiny random-weight checkpoints in the real ESM-1v format, named like the real ones."""
-    from esm1v_scan.tiny import write_tiny_models
+    from esm1v_scan.scoring.tiny_models import write_tiny_models
 
     out = tmp_path_factory.mktemp("tiny_models")
     write_tiny_models(out)
@@ -30,7 +30,7 @@ def tiny_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_model(tiny_dir):
-    from esm1v_scan.models import load_model
+    from esm1v_scan.scoring.models import load_model
 
     return load_model(MODELS[0], tiny_dir, offline=True)
 

@@ -13,7 +13,7 @@ import pytest
 from biolm_fixtures import TOKEN, fast_settings, standin, standin_server  # noqa: F401
 from biolm_standin import Fault
 from conftest import MODELS
-from esm1v_scan.biolm import (
+from esm1v_scan.scoring.biolm import (
     ALL_ENDPOINT,
     BadResponse,
     BiolmAuthError,
@@ -30,10 +30,10 @@ from esm1v_scan.biolm import (
     token_from_env,
 )
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.models import load_model
-from esm1v_scan.planning import window_bounds
-from esm1v_scan.scoring import LocalScorer
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.scoring.models import load_model
+from esm1v_scan.scoring.planning import window_bounds
+from esm1v_scan.scoring.local import LocalScorer
 
 SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"  # 76: 16 requests
 LABELS = {SEQ: "sp|P0CG48|UBC_HUMAN"}
@@ -300,7 +300,7 @@ def test_each_fault_is_retried_and_the_result_is_unchanged(standin, tmp_path, lo
     standin.inject(what, what)  # the first two requests fail; their retries succeed
     scorer = BiolmScorer(MODELS[2], TOKEN, fast_settings(standin.url, tmp_path / "r", endpoint=endpoint),
                          labels=LABELS)
-    with caplog.at_level(logging.WARNING, logger="esm1v_scan.biolm"):
+    with caplog.at_level(logging.WARNING, logger="esm1v_scan.scoring.biolm"):
         table = scorer.score(SEQ)
     assert_same_table(table, local_tables[MODELS[2]])
     assert standin.requests == 18 and standin.outcomes().count("ok") == 16
@@ -341,7 +341,7 @@ def test_a_cached_answer_that_breaks_the_contract_is_fetched_again(standin, tmp_
     entry.write_text(json.dumps(stored))
     standin.reset()
     again = BiolmScorer(MODELS[0], TOKEN, fast_settings(standin.url, cache, endpoint="per-model"))
-    with caplog.at_level(logging.WARNING, logger="esm1v_scan.biolm"):
+    with caplog.at_level(logging.WARNING, logger="esm1v_scan.scoring.biolm"):
         table = again.score(SEQ, positions=[3])
     expected = local_tables[MODELS[0]]
     assert_same_table(table, expected[expected["position"] == 3].reset_index(drop=True))
@@ -483,10 +483,10 @@ def test_a_bad_base_url_is_one_clear_line():
 
 @pytest.mark.parametrize("in_flight", [1, 4])
 def test_a_stop_signal_in_the_job_starts_no_further_request(standin, tmp_path, in_flight):
-    """SIGTERM or Ctrl-C raises in the scoring job's main thread (esm1v_scan.scripting.Stopped,
+    """SIGTERM or Ctrl-C raises in the scoring job's main thread (esm1v_scan.pipeline.rule_scripts.Stopped,
     KeyboardInterrupt) while requests are in flight: it propagates, no queued batch is sent
     afterwards (the pool does not drain its queue), and what came is cached."""
-    from esm1v_scan.scripting import Stopped
+    from esm1v_scan.pipeline.rule_scripts import Stopped
 
     class StopAfterFirst:
         def update(self, n):

@@ -18,7 +18,7 @@ import yaml
 from biolm_fixtures import TOKEN, fast_config, standin, standin_server  # noqa: F401
 from biolm_standin import Fault
 from conftest import MODELS, REPO, run_workflow, write_fasta
-from esm1v_scan.biolm import ResponseCache, masked_item
+from esm1v_scan.scoring.biolm import ResponseCache, masked_item
 
 pytestmark = pytest.mark.slow
 

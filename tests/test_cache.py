@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 
 from conftest import MODELS
-from esm1v_scan.cache import ScoreCache, cache_key, check_table, encode_entry, read_entry
-from esm1v_scan.fasta import AMINO_ACIDS, Protein
-from esm1v_scan.models import load_model
-from esm1v_scan.outputs import protein_rows
-from esm1v_scan.progress import Progress
-from esm1v_scan.runner import cache_parts, run_scoring_job
-from esm1v_scan.scoring import LocalScorer
-from esm1v_scan.tables import read_table, write_table
+from esm1v_scan.scoring.score_cache import ScoreCache, cache_key, check_table, encode_entry, read_entry
+from esm1v_scan.inputs.fasta import AMINO_ACIDS, Protein
+from esm1v_scan.scoring.models import load_model
+from esm1v_scan.outputs.protein_files import protein_rows
+from esm1v_scan.scoring.progress import Progress
+from esm1v_scan.scoring.job import cache_parts, run_scoring_job
+from esm1v_scan.scoring.local import LocalScorer
+from esm1v_scan.scoring.score_tables import read_table, write_table
 
 SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
 
@@ -127,7 +127,7 @@ def test_a_damaged_cache_entry_is_recomputed(scorer, tmp_path, damage, caplog):
         path.write_bytes(encode_entry(other))
     elif damage == "empty":
         path.write_text("")
-    with caplog.at_level(logging.WARNING, logger="esm1v_scan.cache"):
+    with caplog.at_level(logging.WARNING, logger="esm1v_scan.scoring.score_cache"):
         assert job(scorer, [p], cache, tmp_path / "b") == len(SEQ)
     assert "is invalid" in caplog.text and str(path) in caplog.text
     pd.testing.assert_frame_equal(read_table(tmp_path / "b/ubq.tsv"), good)
@@ -176,9 +176,9 @@ def test_progress_lines_in_the_job_log(scorer, tmp_path, caplog):
 
 def test_progress_rate_and_eta(monkeypatch, caplog):
     clock = iter([100.0, 110.0, 130.0, 140.0])
-    monkeypatch.setattr("esm1v_scan.progress.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("esm1v_scan.scoring.progress.time.monotonic", lambda: next(clock))
     prog = Progress(total=100, label="m", every=15.0)
-    with caplog.at_level(logging.INFO, logger="esm1v_scan.progress"):
+    with caplog.at_level(logging.INFO, logger="esm1v_scan.scoring.progress"):
         prog.update(20, cached=True)  # t=110: not yet 15 s since the start, no line
         prog.update(30)  # t=130: 50 done, 30 computed in 30 s -> 1.00/s, 50 left -> ETA 50 s
         prog.update(50)  # t=140: all done, always logged
@@ -256,7 +256,7 @@ def failing_replace(monkeypatch, under, errno_):
             raise OSError(getattr(errno, errno_), os.strerror(getattr(errno, errno_)), str(dst))
         return real(src, dst, *a, **k)
 
-    monkeypatch.setattr("esm1v_scan.io.os.replace", replace)
+    monkeypatch.setattr("esm1v_scan.files.os.replace", replace)
 
 
 @pytest.mark.parametrize("errno_", ["EROFS", "ENOSPC"])

@@ -8,11 +8,11 @@ import torch
 import yaml
 
 from conftest import MODELS, REPO, run_workflow
-from esm1v_scan.config import check_config_file, check_device, check_long_windows, validate
+from esm1v_scan.inputs.config_checks import check_config_file, check_device, check_long_windows, validate
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import Protein
-from esm1v_scan.models import load_model
-from esm1v_scan.variants import VariantSpec, read_variants
+from esm1v_scan.inputs.fasta import Protein
+from esm1v_scan.scoring.models import load_model
+from esm1v_scan.inputs.variant_lists import VariantSpec, read_variants
 
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 DEFAULTS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
@@ -63,7 +63,7 @@ def test_valid_config_gets_its_defaults():
 def test_offsets_are_the_default_offset_of_a_validated_variant_list():
     """The schema must not fill a variant list's offset: config offsets gives its default (a
     schema default of 1 overrode it)."""
-    from esm1v_scan.variants import specs_from_config
+    from esm1v_scan.inputs.variant_lists import specs_from_config
 
     config = {"variants": {"a": {"path": "a.csv"}, "b": {"path": "b.csv", "offset": 5},
                            "c": "c.csv"},
@@ -202,17 +202,17 @@ def test_config_files_snakemake_reads_pass(tmp_path):
 
 
 def test_check_command_names_each_bad_file(tmp_path):
-    """python -m esm1v_scan.config FILE...: for --configfile files, which Snakemake reads (and
+    """python -m esm1v_scan.inputs.config_checks FILE...: for --configfile files, which Snakemake reads (and
     rejects without naming them) before the workflow's code runs."""
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text("device: cpu\n")
     bad.write_text(TAB)
-    proc = subprocess.run([sys.executable, "-m", "esm1v_scan.config", str(good), str(bad)],
+    proc = subprocess.run([sys.executable, "-m", "esm1v_scan.inputs.config_checks", str(good), str(bad)],
                           capture_output=True, text=True, cwd=REPO / "workflow")
     assert proc.returncode == 1
     assert proc.stderr == (f"esm1v-scan: {bad}: line 4 column 1: found character '\\t' that "
                            "cannot start any token\n")
-    ok = subprocess.run([sys.executable, "-m", "esm1v_scan.config", str(good)],
+    ok = subprocess.run([sys.executable, "-m", "esm1v_scan.inputs.config_checks", str(good)],
                         capture_output=True, text=True, cwd=REPO / "workflow")
     assert ok.returncode == 0 and ok.stderr == ""
 

@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from esm1v_scan.ensemble import ensemble
-from esm1v_scan.plotting import heatmap, score_matrix
-from esm1v_scan.tables import score_table
+from esm1v_scan.scoring.ensemble import ensemble
+from esm1v_scan.outputs.heatmap import heatmap, score_matrix
+from esm1v_scan.scoring.score_tables import score_table
 
 SEQ = "MKVL"
 

@@ -103,7 +103,7 @@ def test_the_rule_env_has_what_its_script_imports(smk, env, script):
 
 def test_the_check_follows_the_package(tmp_path):
     script = tmp_path / "s.py"
-    script.write_text("import os\nif os.name:\n    import pandas\n    from esm1v_scan.scoring import LocalScorer\n")
+    script.write_text("import os\nif os.name:\n    import pandas\n    from esm1v_scan.scoring.local import LocalScorer\n")
     # the script's branch import, and scoring.py's module-level torch; not models.py's lazy torch
     assert {"pandas", "torch"} <= third_party(script)
     assert third_party(REPO / "workflow/scripts/parse_fasta.py").isdisjoint({"torch", "fair-esm"})

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from conftest import MODELS, REPO
-from esm1v_scan.cache import ScoreCache
+from esm1v_scan.scoring.score_cache import ScoreCache
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import Protein
-from esm1v_scan.runner import run_scoring_job
-from esm1v_scan.scripting import FAILED_LOGS_SHOWN_ENV
-from esm1v_scan.tables import check_finite, score_table
+from esm1v_scan.inputs.fasta import Protein
+from esm1v_scan.scoring.job import run_scoring_job
+from esm1v_scan.pipeline.rule_scripts import FAILED_LOGS_SHOWN_ENV
+from esm1v_scan.scoring.score_tables import check_finite, score_table
 
 SEQ = "MKTAYIAKQR"
 
@@ -95,7 +95,7 @@ RULE_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {workflow!r})
     from types import SimpleNamespace
     from esm1v_scan.errors import InputError
-    from esm1v_scan.scripting import rule_script
+    from esm1v_scan.pipeline.rule_scripts import rule_script
     snakemake = SimpleNamespace(log=[{log!r}], rule="score")
     with rule_script(snakemake) as log:
         log.info("working")

@@ -1,7 +1,7 @@
 import pytest
 
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import assign_names, read_fasta, safe_name, sequences_table
+from esm1v_scan.inputs.fasta import assign_names, read_fasta, safe_name, sequences_table
 from conftest import write_fasta
 
 
@@ -20,8 +20,8 @@ def test_parses_cleans_and_names(tmp_path):
 
 
 def test_sequences_table_round_trips_descriptions(tmp_path):
-    from esm1v_scan.fasta import read_sequences_table
-    from esm1v_scan.tables import write_table
+    from esm1v_scan.inputs.fasta import read_sequences_table
+    from esm1v_scan.scoring.score_tables import write_table
 
     f = write_fasta(tmp_path / "a.fasta", ">a  TEM-1   beta-lactamase\tOS=E. coli\nMKV\n>b\nACDE\n")
     proteins = read_fasta(f)
@@ -203,7 +203,7 @@ def test_windows_1252_headers_are_read_as_such_with_a_warning_naming_the_lines(t
 def test_a_windows_1252_warning_is_logged_by_default_and_lists_at_most_three_lines(tmp_path, caplog):
     path = tmp_path / "win.fasta"
     path.write_bytes(b"".join(b">s%d \xb5M\nMKV\n" % i for i in range(1, 6)))
-    with caplog.at_level("WARNING", logger="esm1v_scan.fasta"):
+    with caplog.at_level("WARNING", logger="esm1v_scan.inputs.fasta"):
         assert [p.description for p in read_fasta(path)] == ["µM"] * 5
     assert caplog.messages == [
         f"{path}: 5 line(s) are not UTF-8 and were read as Windows-1252 (line 1: '>s1 µM', line 3: "

@@ -14,14 +14,14 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from conftest import MODELS
-from esm1v_scan.cache import cache_key
-from esm1v_scan.fasta import AMINO_ACIDS, Protein
-from esm1v_scan.fast import FastMaskedLM, onednn_available
-from esm1v_scan.models import load_model
-from esm1v_scan.planning import blend_weights, format_ranges, parse_ranges, wt_windows
-from esm1v_scan.plotting import heatmap
-from esm1v_scan.runner import cache_parts
-from esm1v_scan.scoring import LocalScorer
+from esm1v_scan.scoring.score_cache import cache_key
+from esm1v_scan.inputs.fasta import AMINO_ACIDS, Protein
+from esm1v_scan.scoring.fast_forward import FastMaskedLM, onednn_available
+from esm1v_scan.scoring.models import load_model
+from esm1v_scan.scoring.planning import blend_weights, format_ranges, parse_ranges, wt_windows
+from esm1v_scan.outputs.heatmap import heatmap
+from esm1v_scan.scoring.job import cache_parts
+from esm1v_scan.scoring.local import LocalScorer
 
 SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
 

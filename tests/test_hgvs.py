@@ -1,12 +1,12 @@
-"""The HGVS p. reader (esm1v_scan.hgvs): every accepted form with its type, normalised notation and
+"""The HGVS p. reader (esm1v_scan.inputs.hgvs): every accepted form with its type, normalised notation and
 mutant sequence (written out by hand below), reference checks with the list's offset, prefixes,
 the one-line errors, and the workflow's own A25G / A25G:K40R forms."""
 
 import pytest
 
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import Protein
-from esm1v_scan.hgvs import (
+from esm1v_scan.inputs.fasta import Protein
+from esm1v_scan.inputs.hgvs import (
     ACCEPTED_FORMS,
     VARIANT_TYPES,
     Edit,

@@ -1,4 +1,4 @@
-"""Stop-gain and in-frame indel scores (esm1v_scan.indels), against an independent computation
+"""Stop-gain and in-frame indel scores (esm1v_scan.scoring.indels), against an independent computation
 written here from fair-esm's own forward: batch converter, model(tokens)["logits"], log_softmax,
 residue i read at token i + 1 (BOS first)."""
 
@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from esm1v_scan.cache import ScoreCache
+from esm1v_scan.scoring.score_cache import ScoreCache
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.indels import edited_region, indel_scores, indel_windows, stop_gain_scores
-from esm1v_scan.planning import window_bounds
-from esm1v_scan.scoring import LocalScorer
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.scoring.indels import edited_region, indel_scores, indel_windows, stop_gain_scores
+from esm1v_scan.scoring.planning import window_bounds
+from esm1v_scan.scoring.local import LocalScorer
 
 SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"  # 76
 RNG = np.random.default_rng(11)

@@ -16,11 +16,11 @@ import subprocess
 import numpy as np
 import pytest
 
-from esm1v_scan.ensemble import ensemble
+from esm1v_scan.scoring.ensemble import ensemble
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.interactive import heatmap_html, write_heatmap_html
-from esm1v_scan.tables import score_table
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.outputs.heatmap_page import heatmap_html, write_heatmap_html
+from esm1v_scan.scoring.score_tables import score_table
 
 MODELS = [f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6)]
 ORDER = "AVLIMFWYSTNQCGPKRHDE"  # grouped by property, top to bottom

@@ -1,4 +1,4 @@
-"""esm1v_scan.io: atomic writes leave the old file or the whole new one, never a temp file."""
+"""esm1v_scan.files: atomic writes leave the old file or the whole new one, never a temp file."""
 
 import errno
 import hashlib
@@ -6,14 +6,14 @@ import os
 
 import pytest
 
-from esm1v_scan import io
+from esm1v_scan import files
 
 
 def test_atomic_write_replaces_whole_and_leaves_no_temp(tmp_path):
     target = tmp_path / "sub" / "t.txt"
-    io.write_text(target, "old\n")
+    files.write_text(target, "old\n")
     with pytest.raises(RuntimeError):
-        with io.atomic_write(target) as fh:
+        with files.atomic_write(target) as fh:
             fh.write("half of the new")
             raise RuntimeError("killed mid-write")
     assert target.read_text() == "old\n"
@@ -24,14 +24,14 @@ def test_a_failed_rename_removes_the_temp_file(tmp_path, monkeypatch):
     def full(src, dst):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(io.os, "replace", full)
+    monkeypatch.setattr(files.os, "replace", full)
     with pytest.raises(OSError):
-        io.write_bytes(tmp_path / "x.bin", b"data")
+        files.write_bytes(tmp_path / "x.bin", b"data")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_temp_names_are_unique_per_writer(tmp_path):
-    names = {io.temp_name(tmp_path / "t.tsv").name for _ in range(100)}
+    names = {files.temp_name(tmp_path / "t.tsv").name for _ in range(100)}
     assert len(names) == 100 and all(n.startswith(".t.tsv.") and n.endswith(".tmp") for n in names)
     assert all(f".{os.getpid()}." in n for n in names)
 
@@ -39,19 +39,19 @@ def test_temp_names_are_unique_per_writer(tmp_path):
 def test_sha256_file(tmp_path):
     data = os.urandom(5_000_003)
     (tmp_path / "f").write_bytes(data)
-    assert io.sha256_file(tmp_path / "f", chunk=1 << 20) == hashlib.sha256(data).hexdigest()
+    assert files.sha256_file(tmp_path / "f", chunk=1 << 20) == hashlib.sha256(data).hexdigest()
 
 
 # -- a full disk: one line naming the file, nothing partial left --------------------------------
 
-#: A rule script whose output table meets a full disk after 1,000 bytes (``io.open`` patched: the
+#: A rule script whose output table meets a full disk after 1,000 bytes (``files.open`` patched: the
 #: real file takes the bytes up to there, then the write fails with ENOSPC, as on a full disk).
 FULL_DISK_SCRIPT = r"""
 import errno, sys, types
 import pandas as pd
-from esm1v_scan import io as eio
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import write_table
+from esm1v_scan import files
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.score_tables import write_table
 
 real_open = open
 
@@ -79,7 +79,7 @@ class Full:
         self.fh.close()
 
 
-eio.open = lambda *a, **k: Full(real_open(*a, **k))
+files.open = lambda *a, **k: Full(real_open(*a, **k))
 out, log = sys.argv[1], sys.argv[2]
 snakemake = types.SimpleNamespace(rule="protein_files", log=[log], output=[out])
 with rule_script(snakemake) as logger:
@@ -110,13 +110,13 @@ def test_a_full_disk_in_a_rule_script_is_one_line_naming_the_file(tmp_path, code
 def test_a_full_disk_names_the_target_not_the_temp_file(tmp_path):
     target = tmp_path / "all.parquet"
     with pytest.raises(OSError) as err:
-        with io.atomic_path(target) as tmp:
+        with files.atomic_path(target) as tmp:
             tmp.write_bytes(b"PAR1 half a table")
             raise OSError(errno.ENOSPC, "Error writing bytes to file")  # pyarrow: no file name
     assert (err.value.errno, err.value.filename) == (errno.ENOSPC, str(target))
     assert str(err.value) == f"[Errno {errno.ENOSPC}] No space left on device: '{target}'"
     with pytest.raises(OSError) as err:
-        with io.atomic_write(target, "wb") as fh:
+        with files.atomic_write(target, "wb") as fh:
             raise OSError(errno.EDQUOT, "Disk quota exceeded", fh.name)  # the temp file
     assert err.value.filename == str(target)
     assert list(tmp_path.iterdir()) == []
@@ -124,6 +124,6 @@ def test_a_full_disk_names_the_target_not_the_temp_file(tmp_path):
     other = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "log"))
     for raised in (PermissionError(errno.EACCES, "denied"), other):
         with pytest.raises(OSError) as err:
-            with io.atomic_write(target) as fh:
+            with files.atomic_write(target) as fh:
                 raise raised
         assert err.value is raised

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import torch
 
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.planning import blend_weights, masked_window, proteingym_window, window_bounds, wt_windows
-from esm1v_scan.scoring import LocalScorer
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.scoring.planning import blend_weights, masked_window, proteingym_window, window_bounds, wt_windows
+from esm1v_scan.scoring.local import LocalScorer
 
 L = 2500
 LONG = "".join(np.random.default_rng(7).choice(list(AMINO_ACIDS), size=L))

@@ -10,10 +10,10 @@ import pytest
 
 from conftest import DATA
 from esm1v_scan.errors import InputError
-from esm1v_scan.evaluation import (METRICS, bootstrap_se, evaluate, evaluation_html,
+from esm1v_scan.outputs.evaluation import (METRICS, bootstrap_se, evaluate, evaluation_html,
                                    mcc_at_median, metrics, ndcg, roc_auc, top_recall)
-from esm1v_scan.fasta import Protein
-from esm1v_scan.variants import VariantSpec, describe_label, label_values, read_variants
+from esm1v_scan.inputs.fasta import Protein
+from esm1v_scan.inputs.variant_lists import VariantSpec, describe_label, label_values, read_variants
 
 UBQ = Protein("ubq", "ubq", "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG")
 TEM1 = DATA / "BLAT_ECOLX_Ranganathan2015_labeled.csv"
@@ -221,7 +221,7 @@ def test_bad_label_is_one_line(tmp_path, text, spec, message):
 
 
 def test_bin_column_and_cutoff_together_is_a_config_error():
-    from esm1v_scan.variants import specs_from_config
+    from esm1v_scan.inputs.variant_lists import specs_from_config
 
     with pytest.raises(InputError, match="give bin_column or cutoff, not both"):
         specs_from_config({"ubq": {"path": "v.csv", "bin_column": "b", "cutoff": 1}}, [UBQ])

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from esm1v_scan.ensemble import ensemble
-from esm1v_scan.outputs import collect, protein_rows, write_protein_files
-from esm1v_scan.policy import protein_files
-from esm1v_scan.tables import long_table, score_table, write_parquet
+from esm1v_scan.scoring.ensemble import ensemble
+from esm1v_scan.outputs.protein_files import collect, protein_rows, write_protein_files
+from esm1v_scan.pipeline.policy import protein_files
+from esm1v_scan.scoring.score_tables import long_table, score_table, write_parquet
 
 
 def table(seq, seed):

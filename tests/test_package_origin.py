@@ -9,7 +9,7 @@ from conftest import REPO
 
 
 def origin_of(home) -> dict:
-    code = "import json, esm1v_scan.provenance as p; print(json.dumps(p.package_origin()))"
+    code = "import json, esm1v_scan.outputs.provenance as p; print(json.dumps(p.package_origin()))"
     out = subprocess.run([sys.executable, "-c", code], cwd=home, capture_output=True, text=True,
                          check=True, env={"PYTHONPATH": str(home), "PATH": "/usr/bin:/bin"})
     return json.loads(out.stdout)

@@ -12,11 +12,11 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
-from esm1v_scan.evaluation import plot_scatter
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.models import is_published_esm1v
-from esm1v_scan.plotting import heatmap
-from esm1v_scan.tiny import make_checkpoint
+from esm1v_scan.outputs.evaluation import plot_scatter
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.scoring.models import is_published_esm1v
+from esm1v_scan.outputs.heatmap import heatmap
+from esm1v_scan.scoring.tiny_models import make_checkpoint
 
 STAMP = "random weights - not ESM-1v"
 

@@ -1,11 +1,11 @@
-"""Rule-side policy (esm1v_scan.policy): scoring resources and runtime, shard positions and
+"""Rule-side policy (esm1v_scan.pipeline.policy): scoring resources and runtime, shard positions and
 content tags, finding a job's shard again, per-protein switch and the run's targets."""
 
 import pytest
 
-from esm1v_scan.fasta import Protein
-from esm1v_scan.planning import assign_shards
-from esm1v_scan.policy import (PER_PROTEIN_AUTO_MAX, find_shard, final_targets, missing_protein_files,
+from esm1v_scan.inputs.fasta import Protein
+from esm1v_scan.scoring.planning import assign_shards
+from esm1v_scan.pipeline.policy import (PER_PROTEIN_AUTO_MAX, find_shard, final_targets, missing_protein_files,
                                per_protein_enabled, protein_files, scoring_resources, scoring_runtime, scoring_threads,
                                shard_positions, shard_tag)
 

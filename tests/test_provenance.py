@@ -9,9 +9,9 @@ from types import SimpleNamespace
 import torch
 
 from conftest import MODELS, REPO
-from esm1v_scan import provenance
-from esm1v_scan.cache import ScoreCache
-from esm1v_scan.scoring import LocalScorer
+from esm1v_scan.outputs import provenance
+from esm1v_scan.scoring.score_cache import ScoreCache
+from esm1v_scan.scoring.local import LocalScorer
 
 
 def test_local_job_record(tiny_model, tiny_dir, monkeypatch):

@@ -19,10 +19,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from esm1v_scan.report_pages import (OVERVIEW_PX, SEARCH_ROWS, command_line, image_page,
+from esm1v_scan.outputs.report_pages import (OVERVIEW_PX, SEARCH_ROWS, command_line, image_page,
                                      methods_html, methods_text, overview, table_page,
                                      top_mutations)
-from esm1v_scan.summaries import positions_table
+from esm1v_scan.outputs.protein_tables import positions_table
 from test_interactive import chromium, make_ensemble
 
 MODELS3 = ["m1", "m2", "m3"]

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from conftest import MODELS, REPO, config_for, result_files, run_workflow, write_fasta
-from esm1v_scan import weights
+from esm1v_scan.scoring import weights
 from weights_server import WeightsServer
 
 pytestmark = pytest.mark.slow

@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from esm1v_scan.errors import InputError
-from esm1v_scan.fast import FastMaskedLM, onednn_available
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.models import ESM1V_MODELS, load_model, resolve_checkpoint
-from esm1v_scan.scoring import LocalScorer, reference_masked_marginals
-from esm1v_scan.tiny import make_checkpoint
+from esm1v_scan.scoring.fast_forward import FastMaskedLM, onednn_available
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.scoring.models import ESM1V_MODELS, load_model, resolve_checkpoint
+from esm1v_scan.scoring.local import LocalScorer, reference_masked_marginals
+from esm1v_scan.scoring.tiny_models import make_checkpoint
 
 SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"
 
@@ -267,8 +267,8 @@ def test_fast_path_with_the_embedding_layer_norm(tiny_model):
     it) take the same fast path: same numbers as fair-esm's forward."""
     import esm
 
-    from esm1v_scan.models import LoadedModel
-    from esm1v_scan.tiny import tiny_args
+    from esm1v_scan.scoring.models import LoadedModel
+    from esm1v_scan.scoring.tiny_models import tiny_args
 
     args = argparse.Namespace(**{k.replace("encoder_", ""): v for k, v in vars(tiny_args()).items()})
     args.emb_layer_norm_before = True

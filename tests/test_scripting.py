@@ -14,8 +14,8 @@ SCRIPT = """
 import sys, time
 from types import SimpleNamespace
 sys.path.insert(0, {workflow!r})
-from esm1v_scan.io import atomic_write
-from esm1v_scan.scripting import rule_script
+from esm1v_scan.files import atomic_write
+from esm1v_scan.pipeline.rule_scripts import rule_script
 
 with rule_script(SimpleNamespace(log=[{log!r}], rule="score")) as log:
     log.info("scoring")

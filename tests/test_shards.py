@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from conftest import MODELS, run_workflow, write_fasta
-from esm1v_scan.fasta import AMINO_ACIDS, Protein
-from esm1v_scan.planning import assign_shards
+from esm1v_scan.inputs.fasta import AMINO_ACIDS, Protein
+from esm1v_scan.scoring.planning import assign_shards
 
 
 def prot(name, length):

@@ -9,13 +9,9 @@ import pytest
 from Bio.PDB import MMCIFParser, PDBParser
 
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import Protein
-from esm1v_scan.structures import (
-    StructureSpec,
-    check_structures,
-    output_name,
-    write_outputs,
-)
+from esm1v_scan.inputs.fasta import Protein
+from esm1v_scan.inputs.structures import StructureSpec, check_structures, output_name
+from esm1v_scan.outputs.structure_files import write_outputs
 
 SEQ = "MKTAYIAKQRQISFVKSHFSRQ"  # 22 residues
 PROT = Protein("tiny_2", "tiny_2", SEQ)
@@ -197,7 +193,8 @@ def test_point_mutation_microheterogeneity_gets_the_score_on_both_residues(tmp_p
 def test_pymol_escapes_negative_residue_numbers():
     from Bio.PDB.Residue import Residue
 
-    from esm1v_scan.structures import ChainMap, pml_text
+    from esm1v_scan.inputs.structures import ChainMap
+    from esm1v_scan.outputs.structure_files import pml_text
 
     res = [Residue((" ", n, " "), "ALA", " ") for n in (-1, 0, 1)]
     cm = ChainMap("A", [(1, res[0]), (2, res[1]), (3, res[2])], 3, 3, 3)
@@ -224,7 +221,7 @@ def test_selenomethionine_maps_as_methionine(tmp_path):
 
 
 def test_passed_checks_are_cached_until_the_file_changes(pdb_file, tmp_path, monkeypatch):
-    import esm1v_scan.structures as st
+    import esm1v_scan.inputs.structures as st
 
     cache = tmp_path / "checks.json"
     first = check_structures({"tiny_2": str(pdb_file)}, [PROT], cache)
@@ -320,7 +317,7 @@ def test_point_mutants_near_the_ends(tmp_path):
 
 
 def test_supported_columns_rule():
-    from esm1v_scan.structures import supported
+    from esm1v_scan.inputs.structures import supported
 
     def run(pattern):
         """pattern: I identical pair, X mismatch, + chain residue without position, - position
@@ -362,7 +359,7 @@ def _cif_text(pdb_file, tmp_path):
 
 
 def test_gzipped_pdb_and_mmcif_are_read_and_written_uncompressed(pdb_file, tmp_path, monkeypatch):
-    import esm1v_scan.structures as st
+    import esm1v_scan.inputs.structures as st
 
     pdb_gz = _gzip(tmp_path / "1abc.pdb.gz", pdb_file.read_text())
     cif_gz = _gzip(tmp_path / "1abc.cif.gz", _cif_text(pdb_file, tmp_path))
@@ -416,7 +413,7 @@ def test_structure_header_says_what_the_bfactors_are(pdb_file, tmp_path):
     from Bio.PDB.MMCIF2Dict import MMCIF2Dict
 
     from esm1v_scan import __version__
-    from esm1v_scan.provenance import RANDOM_STAMP
+    from esm1v_scan.outputs.provenance import RANDOM_STAMP
 
     models = [f"esm1v_t33_650M_UR90S_{k}" for k in (2, 1)]
     write_outputs(StructureSpec("tiny_2", str(pdb_file)), PROT, POSITIONS, tmp_path / "pdb",

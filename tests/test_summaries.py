@@ -6,19 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from esm1v_scan.ensemble import ensemble
+from esm1v_scan.scoring.ensemble import ensemble
 from esm1v_scan.errors import InputError
-from esm1v_scan.fasta import AMINO_ACIDS, Protein
-from esm1v_scan.summaries import (
-    add_residue_columns,
-    matrix_table,
-    numbering,
-    offset_for,
-    offsets_from_config,
-    positions_table,
-)
-from esm1v_scan.tables import score_table
-from esm1v_scan.variants import read_variants, specs_from_config
+from esm1v_scan.inputs.fasta import AMINO_ACIDS, Protein
+from esm1v_scan.outputs.protein_tables import add_residue_columns, matrix_table, positions_table
+from esm1v_scan.inputs.numbering import numbering, offset_for, offsets_from_config
+from esm1v_scan.scoring.score_tables import score_table
+from esm1v_scan.inputs.variant_lists import read_variants, specs_from_config
 
 SEQ = "MHTAYIAK"
 PROTS = [Protein("seq1", "seq1", SEQ), Protein("seq2", "seq2", "MKV")]

@@ -7,7 +7,7 @@ import pandas as pd
 
 import pytest
 
-from esm1v_scan.summary import (COLUMNS, build_summary, ensemble_spearman, protein_links,
+from esm1v_scan.outputs.run_summary import (COLUMNS, build_summary, ensemble_spearman, protein_links,
                                 protein_row, summary_html, summary_table)
 
 

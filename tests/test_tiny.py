@@ -1,9 +1,10 @@
-"""esm1v_scan.tiny: the smoke run's checkpoints are written once, then left alone."""
+"""esm1v_scan.scoring.tiny_models: the smoke run's checkpoints are written once, then left alone."""
 
 import os
 
 from conftest import MODELS
-from esm1v_scan import models, tiny
+from esm1v_scan.scoring import models
+from esm1v_scan.scoring import tiny_models as tiny
 
 
 def test_writing_tiny_models_twice_keeps_bytes_and_mtimes(tmp_path):

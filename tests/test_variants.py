@@ -6,20 +6,15 @@ import pandas as pd
 import pytest
 
 from conftest import DATA
-from esm1v_scan.ensemble import ensemble
+from esm1v_scan.scoring.ensemble import ensemble
 from esm1v_scan.errors import InputError
-from esm1v_scan.evaluation import (bootstrap_se, evaluate, evaluation_html, metrics, plot_scatter,
+from esm1v_scan.outputs.evaluation import (bootstrap_se, evaluate, evaluation_html, metrics, plot_scatter,
                                    spearman)
-from esm1v_scan.fasta import Protein
-from esm1v_scan.planning import assign_shards, mask_plan
-from esm1v_scan.tables import score_table
-from esm1v_scan.variants import (
-    VariantSpec,
-    parse_mutant,
-    read_variants,
-    score_variants,
-    specs_from_config,
-)
+from esm1v_scan.inputs.fasta import Protein
+from esm1v_scan.scoring.planning import assign_shards, mask_plan
+from esm1v_scan.scoring.score_tables import score_table
+from esm1v_scan.inputs.variant_lists import VariantSpec, parse_mutant, read_variants, specs_from_config
+from esm1v_scan.scoring.variant_scores import score_variants
 
 SEQ = "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"  # ubiquitin
 UBQ = Protein("sp|P0CG48|UBC_HUMAN", "sp_P0CG48_UBC_HUMAN", SEQ)
@@ -108,8 +103,8 @@ def test_negative_residue_numbers_round_trip(tmp_path):
     """What the tables write, the reader reads: with offset -5 (ubiquitin's M1 numbered -5) the
     ensemble's mutant column holds M-5A .. I0V .. G70A; read back as a variant list (offset -5)
     every row lands on its own position, multi-mutants across 0 included."""
-    from esm1v_scan.outputs import with_residues
-    from esm1v_scan.tables import read_table, write_table
+    from esm1v_scan.outputs.protein_files import with_residues
+    from esm1v_scan.scoring.score_tables import read_table, write_table
 
     positions = [1, 5, 6, 7, 76]
     _, ens = _site_tables(positions)
@@ -263,7 +258,7 @@ def test_evaluation_page_carries_the_random_weights_stamp_like_the_figures(tmp_p
     say so (as the scatter plot, the heatmaps and the summary do), above the table and in the
     page title; the real weights' page has no trace of it."""
     import json
-    from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
+    from esm1v_scan.outputs.provenance import RANDOM_STAMP, random_weights, read_jobs
 
     paths = []
     for k, job in enumerate(jobs):

@@ -7,7 +7,8 @@ import pytest
 import requests
 
 from conftest import MODELS
-from esm1v_scan import models, weights
+from esm1v_scan.scoring import models
+from esm1v_scan.scoring import weights
 from esm1v_scan.errors import InputError
 from weights_server import WeightsServer
 
@@ -283,7 +284,7 @@ def test_a_full_disk_names_the_part_file_and_keeps_what_arrived(served, tmp_path
     import errno
     import pathlib
 
-    from esm1v_scan.scripting import no_space_line
+    from esm1v_scan.pipeline.rule_scripts import no_space_line
 
     server, data = served
     real_open = pathlib.Path.open

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import MODELS, REPO, run_workflow, write_fasta
-from esm1v_scan.models import load_model
-from esm1v_scan.scoring import LocalScorer
-from esm1v_scan.tiny import write_tiny_models
+from esm1v_scan.scoring.models import load_model
+from esm1v_scan.scoring.local import LocalScorer
+from esm1v_scan.scoring.tiny_models import write_tiny_models
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from conftest import MODELS, run_workflow
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.models import load_model
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.scoring.models import load_model
 
 pytestmark = pytest.mark.slow
 

@@ -12,9 +12,9 @@ import torch
 from scipy.stats import spearmanr
 
 from conftest import MODELS, run_workflow, write_fasta
-from esm1v_scan.fasta import AMINO_ACIDS
-from esm1v_scan.models import load_model
-from esm1v_scan.planning import window_bounds
+from esm1v_scan.inputs.fasta import AMINO_ACIDS
+from esm1v_scan.scoring.models import load_model
+from esm1v_scan.scoring.planning import window_bounds
 
 pytestmark = pytest.mark.slow
 

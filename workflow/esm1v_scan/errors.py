@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sys
+
 
 class InputError(ValueError):
     """Bad user input: names the file, the record (when there is one) and the problem."""
@@ -20,3 +23,11 @@ class InputError(ValueError):
             where.append(f"record '{self.record}'")
         prefix = ": ".join(where)
         return f"{prefix}: {self.problem}" if prefix else self.problem
+
+
+def console_warning(logger: logging.Logger, message: str) -> None:
+    """Log a warning, and show it on the console too when the log goes to a rule's log file (what
+    Snakemake's user sees is the job's original stderr)."""
+    logger.warning(message)
+    if sys.stderr is not sys.__stderr__ and sys.__stderr__ is not None:
+        print(f"esm1v-scan: warning: {message}", file=sys.__stderr__, flush=True)

@@ -87,7 +87,7 @@ if _git_source is not None and not hasattr(_git_source, "hosted_repo"):
 sys.path.insert(0, str(ESM1V_SCAN_HOME))
 os.environ.update({"ESM1V_SCAN_HOME": str(ESM1V_SCAN_HOME)})
 # Whether this Snakemake prints a failed job's log (show-failed-logs, on in both profiles): then a
-# rule script's one-line error is in that log only, not also on the console (esm1v_scan.scripting).
+# rule script's one-line error is in that log only, not also on the console (esm1v_scan.pipeline.rule_scripts).
 _shows_logs = getattr(
     getattr(workflow, "output_settings", None), "show_failed_logs", False
 )
@@ -99,25 +99,25 @@ if _loaded is not None and Path(_loaded.__file__).parent.parent != ESM1V_SCAN_HO
         f"{Path(_loaded.__file__).parent}; one run can hold one copy of esm1v-scan"
     )
 
-from esm1v_scan.provenance import git_state, package_origin  # noqa: E402
+from esm1v_scan.outputs.provenance import git_state, package_origin  # noqa: E402
 
 #: provenance: this workflow's own version, source and commit, and the project that ran it
 WORKFLOW_ORIGIN = package_origin()
 PROJECT = {"snakefile": workflow.main_snakefile, "git": git_state(workflow.basedir)}
 
-from esm1v_scan import (
-    biolm,
-    fasta,
-    models,
-    planning,
-    structures,
-    summaries,
-)  # noqa: E402
-from esm1v_scan import variants  # noqa: E402
-from esm1v_scan import config as config_checks  # noqa: E402
+from esm1v_scan.scoring import biolm  # noqa: E402
+from esm1v_scan.inputs import fasta  # noqa: E402
+from esm1v_scan.scoring import models  # noqa: E402
+from esm1v_scan.scoring import planning  # noqa: E402
+from esm1v_scan.inputs import structures  # noqa: E402
+from esm1v_scan.inputs import numbering  # noqa: E402
+from esm1v_scan.inputs import variant_lists  # noqa: E402
+from esm1v_scan.inputs import config_checks  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
 
-from esm1v_scan import provenance, report_pages, weights  # noqa: E402
+from esm1v_scan.outputs import provenance  # noqa: E402
+from esm1v_scan.outputs import report_pages  # noqa: E402
+from esm1v_scan.scoring import weights  # noqa: E402
 
 
 def _checked(fn, *args, **kwargs):
@@ -176,7 +176,7 @@ NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
 # config offsets: FASTA id -> residue number of its first residue (only those configured)
 _CONFIG_OFFSETS = _checked(
-    summaries.offsets_from_config, config.get("offsets"), PROTEINS, config["sequences"]
+    numbering.offsets_from_config, config.get("offsets"), PROTEINS, config["sequences"]
 )
 
 
@@ -188,7 +188,7 @@ def shard_offsets(shard):
 # Mutation lists (config key variants), read and checked now: a bad file stops the run before any
 # job. A sequence with a list is scored only at the sites its variants touch.
 VARIANT_SPECS = _checked(
-    variants.specs_from_config,
+    variant_lists.specs_from_config,
     config.get("variants"),
     PROTEINS,
     config["sequences"],
@@ -196,9 +196,9 @@ VARIANT_SPECS = _checked(
 )
 # One numbering per protein, the same in all tables, figures and structure outputs: config
 # offsets, else its variant list's offset (a list whose offset differs from offsets stopped above)
-OFFSETS = summaries.numbering(_CONFIG_OFFSETS, VARIANT_SPECS)
+OFFSETS = numbering.numbering(_CONFIG_OFFSETS, VARIANT_SPECS)
 VARIANT_LISTS = {
-    p.name: _checked(variants.read_variants, VARIANT_SPECS[p.id], p)
+    p.name: _checked(variant_lists.read_variants, VARIANT_SPECS[p.id], p)
     for p in PROTEINS
     if p.id in VARIANT_SPECS
 }
@@ -230,7 +230,7 @@ STRUCTURE_FILES = {n: structures.output_name(s.path) for n, s in STRUCTURES.item
 
 # Shards by id, each with its content tag (a param of its scoring jobs: an edit of the FASTA or a
 # mutation list reruns exactly the shards whose content changed) and its listed positions.
-from esm1v_scan import policy  # noqa: E402
+from esm1v_scan.pipeline import policy  # noqa: E402
 
 SHARD_BY_ID = {s.id: s for s in SHARDS}
 SHARD_OF = {p.name: s.id for s in SHARDS for p in s.proteins}
@@ -382,7 +382,7 @@ def indel_tables(wildcards):
 
 def indel_reason():
     """Why in-frame indels are not scored by this run (None: they are)."""
-    return None if config["backend"] == "local" else variants.REASONS["biolm"]
+    return None if config["backend"] == "local" else variant_lists.REASONS["biolm"]
 
 
 def indel_job(wildcards):

@@ -4,8 +4,8 @@ import sys
 
 sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
 
-from esm1v_scan.outputs import collect
-from esm1v_scan.scripting import rule_script
+from esm1v_scan.outputs.protein_files import collect
+from esm1v_scan.pipeline.rule_scripts import rule_script
 
 with rule_script(snakemake) as log:
     rows = collect(snakemake.input, snakemake.output[0])

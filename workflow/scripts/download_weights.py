@@ -6,8 +6,8 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 from pathlib import Path
 
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.weights import fetch_model
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.weights import fetch_model
 
 with rule_script(snakemake) as log:
     p = snakemake.params

@@ -6,10 +6,10 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 import pandas as pd
 
-from esm1v_scan.ensemble import ensemble
-from esm1v_scan.outputs import with_residues
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import write_parquet
+from esm1v_scan.scoring.ensemble import ensemble
+from esm1v_scan.outputs.protein_files import with_residues
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.score_tables import write_parquet
 
 with rule_script(snakemake) as log:
     models = list(snakemake.params.models)

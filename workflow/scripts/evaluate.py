@@ -12,11 +12,11 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 import pandas as pd
 
-from esm1v_scan.evaluation import BOOTSTRAP_SEED, evaluate, evaluation_html, plot_scatter
-from esm1v_scan.provenance import random_weights, read_jobs
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import write_table
-from esm1v_scan.variants import (DEFAULT_BIN_COLUMN, ENSEMBLE_COLUMN, describe_label,
+from esm1v_scan.outputs.evaluation import BOOTSTRAP_SEED, evaluate, evaluation_html, plot_scatter
+from esm1v_scan.outputs.provenance import random_weights, read_jobs
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.score_tables import write_table
+from esm1v_scan.inputs.variant_lists import (DEFAULT_BIN_COLUMN, ENSEMBLE_COLUMN, describe_label,
                                  experimental_values, label_values)
 
 with rule_script(snakemake) as log:

@@ -6,14 +6,14 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 import torch
 
-from esm1v_scan.cache import ScoreCache
-from esm1v_scan.fasta import read_fasta
-from esm1v_scan.models import load_model, resolve_checkpoint
-from esm1v_scan.scoring import LocalScorer
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import write_table
-from esm1v_scan.variants import score_indel_list
-from esm1v_scan.weights import verify
+from esm1v_scan.scoring.score_cache import ScoreCache
+from esm1v_scan.inputs.fasta import read_fasta
+from esm1v_scan.scoring.models import load_model, resolve_checkpoint
+from esm1v_scan.scoring.local import LocalScorer
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.score_tables import write_table
+from esm1v_scan.scoring.variant_scores import score_indel_list
+from esm1v_scan.scoring.weights import verify
 
 with rule_script(snakemake) as log:
     p = snakemake.params

@@ -6,9 +6,9 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 import yaml
 
-from esm1v_scan.io import write_text
-from esm1v_scan.report_pages import methods_html
-from esm1v_scan.scripting import rule_script
+from esm1v_scan.files import write_text
+from esm1v_scan.outputs.report_pages import methods_html
+from esm1v_scan.pipeline.rule_scripts import rule_script
 
 with rule_script(snakemake) as log:
     with open(snakemake.input[0], encoding="utf-8") as fh:

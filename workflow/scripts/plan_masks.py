@@ -4,10 +4,10 @@ import sys
 
 sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
 
-from esm1v_scan.fasta import read_sequences_table
-from esm1v_scan.planning import assign_shards, mask_plan, parse_ranges
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import write_table
+from esm1v_scan.inputs.fasta import read_sequences_table
+from esm1v_scan.scoring.planning import assign_shards, mask_plan, parse_ranges
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.score_tables import write_table
 
 with rule_script(snakemake) as log:
     p = snakemake.params

@@ -6,9 +6,9 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 from pathlib import Path
 
-from esm1v_scan.outputs import write_shard_protein_files
-from esm1v_scan.provenance import random_weights, read_jobs
-from esm1v_scan.scripting import rule_script
+from esm1v_scan.outputs.protein_files import write_shard_protein_files
+from esm1v_scan.outputs.provenance import random_weights, read_jobs
+from esm1v_scan.pipeline.rule_scripts import rule_script
 
 with rule_script(snakemake) as log:
     p = snakemake.params

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import yaml
 
-from esm1v_scan.io import write_text
-from esm1v_scan.provenance import build
-from esm1v_scan.scripting import rule_script
+from esm1v_scan.files import write_text
+from esm1v_scan.outputs.provenance import build
+from esm1v_scan.pipeline.rule_scripts import rule_script
 
 with rule_script(snakemake) as log:
     p = snakemake.params

@@ -6,14 +6,14 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 import torch
 
-from esm1v_scan.cache import ScoreCache
-from esm1v_scan.fasta import read_fasta
-from esm1v_scan.planning import parse_ranges, sites_for
-from esm1v_scan.policy import find_shard
-from esm1v_scan.provenance import job_record, package_origin, write_json
-from esm1v_scan.runner import run_scoring_job
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import write_parquet
+from esm1v_scan.scoring.score_cache import ScoreCache
+from esm1v_scan.inputs.fasta import read_fasta
+from esm1v_scan.scoring.planning import parse_ranges, sites_for
+from esm1v_scan.pipeline.policy import find_shard
+from esm1v_scan.outputs.provenance import job_record, package_origin, write_json
+from esm1v_scan.scoring.job import run_scoring_job
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.score_tables import write_parquet
 
 with rule_script(snakemake) as log:
     p = snakemake.params
@@ -29,9 +29,9 @@ with rule_script(snakemake) as log:
     positions = {n: sites_for(by_name[n], p.strategy, listed.get(by_name[n].id)) for n in names}
     locked = None  # the weights lock's row for the checkpoint, when one is checked
     if p.backend == "local":
-        from esm1v_scan.models import load_model, resolve_checkpoint
-        from esm1v_scan.scoring import LocalScorer
-        from esm1v_scan.weights import verify
+        from esm1v_scan.scoring.models import load_model, resolve_checkpoint
+        from esm1v_scan.scoring.local import LocalScorer
+        from esm1v_scan.scoring.weights import verify
 
         torch.set_num_threads(snakemake.threads)
         checkpoint = resolve_checkpoint(model, p.model_dir, p.offline)
@@ -45,7 +45,7 @@ with rule_script(snakemake) as log:
                  snakemake.threads)
         window = p.max_residues
     else:  # biolm: the token comes from the environment, never through params
-        from esm1v_scan.biolm import BiolmScorer, BiolmSettings, token_from_env
+        from esm1v_scan.scoring.biolm import BiolmScorer, BiolmSettings, token_from_env
 
         settings = BiolmSettings.from_config(p.biolm)
         labels = {by_name[n].sequence: by_name[n].id for n in names}

@@ -7,13 +7,15 @@ sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan f
 
 from pathlib import Path
 
-from esm1v_scan.fasta import read_sequences_table
-from esm1v_scan.outputs import protein_rows
-from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
-from esm1v_scan.scripting import console_warning, rule_script
-from esm1v_scan.structures import StructureSpec, write_outputs
-from esm1v_scan.summaries import positions_table
-from esm1v_scan.tables import read_parquet
+from esm1v_scan.inputs.fasta import read_sequences_table
+from esm1v_scan.outputs.protein_files import protein_rows
+from esm1v_scan.outputs.provenance import RANDOM_STAMP, random_weights, read_jobs
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.errors import console_warning
+from esm1v_scan.inputs.structures import StructureSpec
+from esm1v_scan.outputs.structure_files import write_outputs
+from esm1v_scan.outputs.protein_tables import positions_table
+from esm1v_scan.scoring.score_tables import read_parquet
 
 with rule_script(snakemake) as log:
     spec = StructureSpec(**snakemake.params.spec)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from esm1v_scan.fasta import read_sequences_table
-from esm1v_scan.io import write_text
-from esm1v_scan.provenance import RANDOM_STAMP, random_weights, read_jobs
-from esm1v_scan.report_pages import table_page
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.summary import build_summary, ensemble_spearman, protein_links, summary_html
-from esm1v_scan.tables import write_table
+from esm1v_scan.inputs.fasta import read_sequences_table
+from esm1v_scan.files import write_text
+from esm1v_scan.outputs.provenance import RANDOM_STAMP, random_weights, read_jobs
+from esm1v_scan.outputs.report_pages import table_page
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.outputs.run_summary import build_summary, ensemble_spearman, protein_links, summary_html
+from esm1v_scan.scoring.score_tables import write_table
 
 with rule_script(snakemake) as log:
     links = snakemake.params.links

@@ -5,11 +5,12 @@ import sys
 
 sys.path.insert(0, os.environ["ESM1V_SCAN_HOME"])  # the rules' own esm1v_scan first (rules/common.smk)
 
-from esm1v_scan.fasta import read_sequences_table
-from esm1v_scan.outputs import protein_rows
-from esm1v_scan.scripting import rule_script
-from esm1v_scan.tables import read_parquet, read_table, write_table
-from esm1v_scan.variants import VariantSpec, read_variants, score_variants
+from esm1v_scan.inputs.fasta import read_sequences_table
+from esm1v_scan.outputs.protein_files import protein_rows
+from esm1v_scan.pipeline.rule_scripts import rule_script
+from esm1v_scan.scoring.score_tables import read_parquet, read_table, write_table
+from esm1v_scan.inputs.variant_lists import VariantSpec, read_variants
+from esm1v_scan.scoring.variant_scores import score_variants
 
 with rule_script(snakemake) as log:
     p = snakemake.params

@@ -1,0 +1,2 @@
+"""Reading and checking inputs: FASTA, config, residue numbering, mutation lists and HGVS,
+structures."""
