@@ -240,7 +240,7 @@ def specs_from_config(value, proteins: list[Protein], fasta_path: str = "the FAS
     {path, offset, mutant_column, score_column, separator}, or the path of a samples sheet.
     ``offsets`` (config ``offsets``, checked): a list without its own offset takes its
     sequence's, else 1; a list whose own offset differs from its sequence's entry in ``offsets``
-    is an InputError (one protein, one numbering: see :func:`esm1v_scan.outputs.protein_tables.numbering`)."""
+    is an InputError (one protein, one numbering: see :func:`esm1v_scan.inputs.numbering.numbering`)."""
     if not value:
         return {}
     where = "config 'variants'"

@@ -106,8 +106,8 @@ def write_shard_protein_files(score_paths: dict[str, str], ensemble_path: str, h
 
 
 def with_residues(table: pd.DataFrame, offsets: dict | None) -> pd.DataFrame:
-    """A shard's ensemble table with ``residue`` and ``mutant`` (summaries.add_residue_columns),
-    each protein numbered from its offset (the run's numbering, summaries.numbering: FASTA id ->
+    """A shard's ensemble table with ``residue`` and ``mutant`` (protein_tables.add_residue_columns),
+    each protein numbered from its offset (the run's numbering, numbering.numbering: FASTA id ->
     first residue; ids not in ``offsets`` start at 1)."""
     parts = [add_residue_columns(rows, offset_for(offsets, sid))
              for sid, rows in table.groupby("sequence_id", sort=False)]
