@@ -41,25 +41,6 @@ def temp_name(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_write(path, mode: str = "w", **open_args):
-    """``with atomic_write(path) as fh: fh.write(...)``; ``path`` appears complete or not at all.
-    Creates the parent folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(path)
-    try:
-        with open(tmp, mode, **open_args) as fh:
-            yield fh
-        os.replace(tmp, path)
-    except OSError as err:
-        if (named := naming(err, path, tmp)) is not err:
-            raise named from err
-        raise
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-@contextmanager
 def atomic_path(path):
     """For writers that want a file name (matplotlib, torch.save): yields the temp path, which
     becomes ``path`` when the block ends without an exception."""
@@ -75,6 +56,14 @@ def atomic_path(path):
         raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_write(path, mode: str = "w", **open_args):
+    """``with atomic_write(path) as fh: fh.write(...)``; ``path`` appears complete or not at all.
+    Creates the parent folder."""
+    with atomic_path(path) as tmp, open(tmp, mode, **open_args) as fh:
+        yield fh
 
 
 def write_text(path, text: str) -> None:
