@@ -7,7 +7,7 @@ VENV   ?= .venv
 CORES  ?= 8
 BIN    := $(VENV)/bin
 
-.PHONY: example test smoke lint clean clean-all
+.PHONY: example test smoke lint config-readme clean clean-all
 
 $(BIN)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ smoke: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES) --directory $(SMOKE) --config \
 	  sequences="$(CURDIR)/resources/example.fasta" model_dir=tiny_models offline=True \
 	  weights_lock= cache_dir=
+
+# config/README.md's key table, rewritten from the schema (a test checks they agree)
+config-readme: $(BIN)/.installed
+	$(BIN)/python -c "import sys, yaml, pathlib; sys.path.insert(0, 'workflow'); \
+	from esm1v_scan.inputs.config_checks import readme_with_keys; p = pathlib.Path('config/README.md'); \
+	p.write_text(readme_with_keys(p.read_text(), yaml.safe_load(open('workflow/schemas/config.schema.yaml'))))"
 
 lint: $(BIN)/.installed
 	$(BIN)/snakemake --lint --cores 1

@@ -141,3 +141,20 @@ def test_config_readme_lists_every_key():
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     listed = set(re.findall(r"^\| `([a-z_.]+)` \|", (REPO / "config/README.md").read_text(), re.M))
     assert listed == set(schema_keys(schema["properties"]))
+
+
+def test_config_readme_table_is_the_schema_word_for_word():
+    """Every default and description of config/README.md is the schema's (`make config-readme`
+    rewrites the table); a row edited by hand, or a schema change without the table, fails."""
+    import yaml
+
+    from esm1v_scan.inputs.config_checks import key_rows, readme_with_keys
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    readme = (REPO / "config/README.md").read_text()
+    assert readme_with_keys(readme, schema) == readme
+    rows = key_rows({"a": {"default": True, "description": "on\n  or off | never"},
+                     "b": {"type": "object", "properties": {"c": {"default": [1, 2], "description": "x"}}},
+                     "d": {"default": "resources/models", "description": "y"}})
+    assert rows == ["| `a` | `true` | on or off \\| never |", "| `b.c` | `[1, 2]` | x |",
+                    "| `d` | `resources/models` | y |"]

@@ -156,5 +156,32 @@ def check_long_windows(config: dict) -> None:
         )
 
 
+# -- config/README.md's key table ----------------------------------------------------------------
+def key_rows(properties: dict, prefix: str = "") -> list[str]:
+    """One Markdown row per config key of the schema (nested objects as ``parent.key``): the key,
+    its default (JSON for booleans, lists and mappings) and its description on one line."""
+    rows = []
+    for key, spec in properties.items():
+        if spec.get("type") == "object" and "properties" in spec:
+            rows += key_rows(spec["properties"], f"{prefix}{key}.")
+            continue
+        default = spec.get("default")
+        shown = json.dumps(default) if isinstance(default, (bool, list, dict)) or default is None else str(default)
+        meaning = " ".join(spec.get("description", "").split()).replace("|", "\\|")
+        rows.append(f"| `{prefix}{key}` | `{shown}` | {meaning} |")
+    return rows
+
+
+def readme_with_keys(readme: str, schema: dict) -> str:
+    """``readme`` (config/README.md's text) with its key table rewritten from ``schema``: the rows
+    after the table's ``|---|---|---|`` line, up to the first line that is not a row."""
+    lines = readme.split("\n")
+    start = lines.index("|---|---|---|") + 1
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return "\n".join(lines[:start] + key_rows(schema["properties"]) + lines[end:])
+
+
 if __name__ == "__main__":
     sys.exit(main())
