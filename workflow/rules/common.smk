@@ -105,19 +105,16 @@ from esm1v_scan.outputs.provenance import git_state, package_origin  # noqa: E40
 WORKFLOW_ORIGIN = package_origin()
 PROJECT = {"snakefile": workflow.main_snakefile, "git": git_state(workflow.basedir)}
 
-from esm1v_scan.scoring import biolm  # noqa: E402
-from esm1v_scan.inputs import fasta  # noqa: E402
-from esm1v_scan.scoring import models  # noqa: E402
-from esm1v_scan.scoring import planning  # noqa: E402
-from esm1v_scan.inputs import structures  # noqa: E402
-from esm1v_scan.inputs import numbering  # noqa: E402
-from esm1v_scan.inputs import variant_lists  # noqa: E402
-from esm1v_scan.inputs import config_checks  # noqa: E402
 from esm1v_scan.errors import InputError  # noqa: E402
-
-from esm1v_scan.outputs import provenance  # noqa: E402
-from esm1v_scan.outputs import report_pages  # noqa: E402
-from esm1v_scan.scoring import weights  # noqa: E402
+from esm1v_scan.inputs import (
+    config_checks,
+    fasta,
+    numbering,
+    structures,
+    variant_lists,
+)  # noqa: E402
+from esm1v_scan.scoring import biolm, models, planning, weights  # noqa: E402
+from esm1v_scan.outputs import provenance, report_pages  # noqa: E402
 
 
 def _checked(fn, *args, **kwargs):
