@@ -346,6 +346,15 @@ def read_variants(spec: VariantSpec, protein: Protein) -> VariantList:
                          keep_default_na=False, encoding="utf-8-sig")  # utf-8-sig: Excel's BOM
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise InputError(f"cannot read the variant file: {str(err).splitlines()[0]}", file) from None
+    return from_table(spec, df, protein)
+
+
+def from_table(spec: VariantSpec, df: pd.DataFrame, protein: Protein) -> VariantList:
+    """A variant list from rows already in memory (every cell text): the checks and plans of
+    :func:`read_variants`, which calls this after reading the file. Annotated VCFs use it with a
+    one-column table of HGVS p. texts (:mod:`esm1v_scan.inputs.vcf`), so their entries score
+    exactly as a mutation list's rows."""
+    file = str(spec.path)
     if spec.mutant_column not in df.columns:
         cols = ", ".join(f"'{c}'" for c in list(df.columns)[:12])
         hint = ("; only one column was found: set separator for this file (not comma-separated?) "
