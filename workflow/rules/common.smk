@@ -112,9 +112,11 @@ from esm1v_scan.inputs import (
     numbering,
     structures,
     variant_lists,
+    vcf as vcf_input,
 )  # noqa: E402
 from esm1v_scan.scoring import biolm, models, planning, weights  # noqa: E402
 from esm1v_scan.outputs import provenance, report_pages  # noqa: E402
+from esm1v_scan.pipeline import vcf_run  # noqa: E402
 
 
 def _checked(fn, *args, **kwargs):
@@ -162,18 +164,76 @@ _checked(
 _checked(_check_models)
 _checked(_check_backend)
 _checked(config_checks.check_long_windows, config)
+
+
+def _warn(message):
+    logger.warning(f"esm1v-scan: warning: {message}")
+
+
+def _vcf_plans():
+    """config vcf: name -> its plan, each computed once per content and cached under
+    .snakemake/esm1v_scan/vcf/ (inputs.vcf.cached_plan): dry runs and every job's parse load it.
+    """
+    vcfs = config.get("vcf") or {}
+    if not config.get("sequences") and not vcfs:
+        raise InputError(
+            "config: neither sequences (a protein FASTA to scan) nor vcf (annotated VCFs, "
+            "with proteins) is given; set one of them"
+        )
+    if not vcfs:
+        return {}
+    if not config.get("proteins"):
+        raise InputError(
+            "config key 'vcf' needs config key 'proteins': the protein FASTA of the annotated "
+            "transcripts (e.g. Ensembl's Homo_sapiens.GRCh38.pep.all.fa.gz)"
+        )
+    files = [(f"vcf.{n}", p) for n, p in vcfs.items()]
+    files += [("proteins", config["proteins"])]
+    files += [("transcript_map", config.get("transcript_map"))]
+    for key, path in files:
+        if path and not os.path.isfile(path):
+            raise InputError(f"config key '{key}': no such file: {path}")
+    return {
+        name: vcf_input.cached_plan(
+            name,
+            path,
+            config["proteins"],
+            config.get("transcript_map") or None,
+            vcf_run.PLAN_CACHE,
+            warn=_warn,
+        )
+        for name, path in vcfs.items()
+    }
+
+
+VCF_PLANS = _checked(_vcf_plans)
 # lines that are not UTF-8 are read as Windows-1252, with a warning naming them
-PROTEINS = _checked(
-    fasta.read_fasta,
-    config["sequences"],
-    warn=lambda message: logger.warning(f"esm1v-scan: warning: {message}"),
+_SEQUENCE_PROTEINS = (
+    _checked(fasta.read_fasta, config["sequences"], warn=_warn)
+    if config.get("sequences")
+    else []
 )
+if VCF_PLANS:
+    # the VCFs' proteins join the run's after the sequences FASTA's (deduplicated by sequence),
+    # written to one FASTA that every rule reads (rewritten only when its content changes)
+    _VCF = _checked(
+        vcf_run.join_proteins,
+        _SEQUENCE_PROTEINS,
+        VCF_PLANS,
+    )
+    PROTEINS = _VCF.proteins
+    SEQUENCES_FASTA = vcf_run.PROTEINS_FASTA
+    vcf_run.write_if_changed(SEQUENCES_FASTA, vcf_run.fasta_text(PROTEINS))
+else:
+    _VCF = None
+    PROTEINS = _SEQUENCE_PROTEINS
+    SEQUENCES_FASTA = config["sequences"]
 SHARDS = planning.assign_shards(PROTEINS, config["shard_residues"])
 NAMES = [p.name for p in PROTEINS]
 MODELS = config["models"]
 # config offsets: FASTA id -> residue number of its first residue (only those configured)
 _CONFIG_OFFSETS = _checked(
-    numbering.offsets_from_config, config.get("offsets"), PROTEINS, config["sequences"]
+    numbering.offsets_from_config, config.get("offsets"), PROTEINS, SEQUENCES_FASTA
 )
 
 
@@ -188,7 +248,7 @@ VARIANT_SPECS = _checked(
     variant_lists.specs_from_config,
     config.get("variants"),
     PROTEINS,
-    config["sequences"],
+    SEQUENCES_FASTA,
     _CONFIG_OFFSETS,
 )
 # One numbering per protein, the same in all tables, figures and structure outputs: config
@@ -203,13 +263,23 @@ for _vl in VARIANT_LISTS.values():
     for _warning in _vl.warnings:
         logger.warning(f"esm1v-scan: {_warning}")
 EVALUATED = [n for n, vl in VARIANT_LISTS.items() if vl.score_column is not None]
-# In-frame indels of the lists: one `indels` job per (model, protein with any), local backend
-# only (BioLM answers masked positions only: those rows stay not scored, with the reason)
-INDEL_NAMES = (
-    [n for n, vl in VARIANT_LISTS.items() if vl.indel_variants()]
-    if config["backend"] == "local"
-    else []
-)
+# In-frame indels of the lists and the VCFs: one `indels` job per (model, protein with any),
+# local backend only (BioLM answers masked positions only: those rows stay not scored, with the
+# reason). name -> its distinct indels (a list's first, then the VCFs' not among them)
+INDEL_VARIANTS = {}
+for _p in PROTEINS if config["backend"] == "local" else []:
+    _vl = VARIANT_LISTS.get(_p.name)
+    _extra = _VCF.indels.get(_p.id, []) if _VCF else []
+    _listed = _vl.indel_variants() if _vl else []
+    if _listed or _extra:
+        INDEL_VARIANTS[_p.name] = _checked(
+            vcf_run.merged_indels,
+            _listed,
+            _vl.spec.offset if _vl else 1,
+            _extra,
+            _p.id,
+        )
+INDEL_NAMES = list(INDEL_VARIANTS)
 
 # Structures (config structures), read and aligned now: an unreadable file, a missing chain or a
 # chain that does not align stops the run before any job. name -> spec, its chain resolved.
@@ -231,7 +301,12 @@ from esm1v_scan.pipeline import policy  # noqa: E402
 
 SHARD_BY_ID = {s.id: s for s in SHARDS}
 SHARD_OF = {p.name: s.id for s in SHARDS for p in s.proteins}
+# FASTA id -> its sites, for sequences with a mutation list or added for (or restricted by) a VCF
 _VARIANT_SITES = {vl.spec.id: vl.positions for vl in VARIANT_LISTS.values()}
+# (a protein of the sequences FASTA without a list stays scanned at every position)
+for _id, _sites in (_VCF.sites if _VCF else {}).items():
+    if _id in _VARIANT_SITES or _id in _VCF.added:
+        _VARIANT_SITES[_id] = sorted(set(_VARIANT_SITES.get(_id, ())) | set(_sites))
 SHARD_POSITIONS = {s.id: policy.shard_positions(s, _VARIANT_SITES) for s in SHARDS}
 SHARD_TAGS = {s.id: policy.shard_tag(s, SHARD_POSITIONS[s.id]) for s in SHARDS}
 # results/{name}/... for every protein (small runs; config per_protein)
@@ -357,8 +432,8 @@ def one_of(names):
 def variant_positions():
     """FASTA id -> the positions to score ('1,5-7'), for sequences with a mutation list."""
     return {
-        vl.spec.id: planning.format_ranges(vl.positions)
-        for vl in VARIANT_LISTS.values()
+        seq_id: planning.format_ranges(sites)
+        for seq_id, sites in _VARIANT_SITES.items()
     }
 
 
@@ -386,20 +461,21 @@ def indel_job(wildcards):
     """What an `indels` job scores: the protein (id, sha256 of its residues, offset) and its
     distinct in-frame indels as HGVS. A param: an edit of the list that leaves these alone reruns
     no indel job (the FASTA is an ancient() input, as for `score`)."""
-    vl = VARIANT_LISTS[wildcards.name]
+    vl = VARIANT_LISTS.get(wildcards.name)
     protein = PROTEIN_BY_NAME[wildcards.name]
     return {
         "id": protein.id,
         "sha256": protein.sha256,
-        "offset": vl.spec.offset,
-        "variants": vl.indel_variants(),
+        "offset": vl.spec.offset if vl else 1,
+        "variants": INDEL_VARIANTS[wildcards.name],
     }
 
 
 def indel_runtime(wildcards):
-    vl = VARIANT_LISTS[wildcards.name]
     return policy.indel_runtime(
-        PROTEIN_BY_NAME[wildcards.name].length, len(vl.indel_variants()), config
+        PROTEIN_BY_NAME[wildcards.name].length,
+        len(INDEL_VARIANTS[wildcards.name]),
+        config,
     )
 
 
@@ -446,6 +522,7 @@ def protein_offset(wildcards):
 
 
 PROTEIN_BY_NAME = {p.name: p for p in PROTEINS}
+PROTEIN_BY_ID = {p.id: p for p in PROTEINS}
 
 #: the report's category of each protein's items (one subcategory per protein, its items ordered
 #: by their label: the overview first)
@@ -479,15 +556,78 @@ def summary_links():
     }
 
 
+def vcf_outputs():
+    """Each VCF's annotated copy, its index, entry table and summary."""
+    return [
+        f"results/vcf/{name}.{suffix}"
+        for name in VCF_PLANS
+        for suffix in ("esm1v.vcf.gz", "esm1v.vcf.gz.tbi", "esm1v.tsv", "summary.tsv")
+    ]
+
+
+def vcf_scored_names(name):
+    """The run's protein names scoring VCF {vcf} (those with sites or indels to score)."""
+    return sorted(
+        {PROTEIN_BY_ID[i].name for i in _VCF.ids[name].values() if i is not None}
+    )
+
+
+def vcf_annotate_inputs(wildcards):
+    """The VCF, the protein FASTA (and transcript map) it was planned with, the ensemble tables
+    and scoring-job records of the shards holding its proteins, the indel tables of its proteins
+    with in-frame indels (local backend), and the run's sequence table (id -> name)."""
+    names = vcf_scored_names(wildcards.vcf)
+    shards = sorted({SHARD_OF[n] for n in names})
+    plan = VCF_PLANS[wildcards.vcf]
+    with_indels = {_VCF.ids[wildcards.vcf][k] for k in plan.indels()}
+    indel_names = [
+        n for n in names if n in INDEL_NAMES and PROTEIN_BY_NAME[n].id in with_indels
+    ]
+    out = {
+        "vcf": config["vcf"][wildcards.vcf],
+        "proteins": config["proteins"],
+        "sequences": "results/sequences.tsv",
+        "ensembles": [f"results/shards/{s}/ensemble.parquet" for s in shards],
+        "jobs": [
+            f"results/provenance/jobs/{m}/{s}.json" for m in MODELS for s in shards
+        ],
+        "indels": [f"results/{n}/indels/{m}.tsv" for n in indel_names for m in MODELS],
+    }
+    if config.get("transcript_map"):
+        out["transcript_map"] = config["transcript_map"]
+    return out
+
+
+def vcf_plan_args(wildcards):
+    """What rule vcf_annotate passes to inputs.vcf.cached_plan (it loads the cached plan)."""
+    return {
+        "name": wildcards.vcf,
+        "vcf_path": config["vcf"][wildcards.vcf],
+        "proteins_path": config["proteins"],
+        "transcript_map": config.get("transcript_map") or None,
+        "cache_root": vcf_run.PLAN_CACHE,
+    }
+
+
+def vcf_aliases(wildcards):
+    """Plan key -> the run's FASTA id scoring it, where they differ (a VCF protein whose residues
+    equal an earlier protein's); keys absent: scored under their own id, or None: nothing to score.
+    """
+    return {k: i for k, i in _VCF.ids[wildcards.vcf].items() if i != k}
+
+
 def final_outputs():
     # the sequence table and mask plan are asked for here: no scoring job reads them (see
     # rules/scoring.smk), they document the run
     missing = policy.missing_protein_files(SHARDS, MODELS) if PER_PROTEIN else []
-    return policy.final_targets(
-        list(SHARD_BY_ID),
-        list(VARIANT_LISTS),
-        EVALUATED,
-        PER_PROTEIN,
-        missing,
-        STRUCTURE_FILES,
+    return (
+        policy.final_targets(
+            list(SHARD_BY_ID),
+            list(VARIANT_LISTS),
+            EVALUATED,
+            PER_PROTEIN,
+            missing,
+            STRUCTURE_FILES,
+        )
+        + vcf_outputs()
     )

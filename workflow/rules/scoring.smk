@@ -8,7 +8,7 @@ rule score:
         # The FASTA itself, as ancient: after an edit of the file only the shards whose content
         # changed rerun (through the param `content`), not every finished one. Not
         # results/sequences.tsv: Snakemake reruns every job downstream of a job that reruns.
-        fasta=ancient(config["sequences"]),
+        fasta=ancient(SEQUENCES_FASTA),
         checkpoint=checkpoint_input,
     output:
         scores="results/shards/{shard}/scores/{model}.parquet",

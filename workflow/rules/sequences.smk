@@ -3,7 +3,7 @@
 
 rule parse_fasta:
     input:
-        config["sequences"],
+        SEQUENCES_FASTA,
     output:
         "results/sequences.tsv",
     log:

@@ -9,7 +9,7 @@ rule indels:
     input:
         # ancient, as for rule score: the param `job` names the protein's residues and indels,
         # so only an edit that changes them reruns this job
-        fasta=ancient(config["sequences"]),
+        fasta=ancient(SEQUENCES_FASTA),
         checkpoint=checkpoint_input,
     output:
         "results/{name}/indels/{model}.tsv",
