@@ -11,6 +11,7 @@ rule summary:
         sequences="results/sequences.tsv",
         variants=[f"results/{n}/variants.tsv" for n in VARIANT_LISTS],
         evaluations=[f"results/{n}/evaluation.tsv" for n in EVALUATED],
+        vcf_summaries=[f"results/vcf/{n}.summary.tsv" for n in VCF_PLANS],
         jobs=job_records(),
     output:
         table=report(

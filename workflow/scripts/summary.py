@@ -38,8 +38,12 @@ with rule_script(snakemake) as log:
                                         p.name in links["evaluated"],
                                         links["structures"].get(p.name)) for p in proteins}
     stamp = RANDOM_STAMP if random_weights(read_jobs(inp.jobs)) else ""
+    # the annotated VCFs' counts (results/vcf/<name>.summary.tsv), after the proteins
+    vcfs = {Path(f).name[:-len(".summary.tsv")]: pd.read_csv(f, sep="\t", dtype=str,
+                                                             keep_default_na=False)
+            for f in inp.vcf_summaries}
     write_text(snakemake.output.html,
-               summary_html(table, f"esm1v-scan: {len(table)} proteins", page_links, stamp))
+               summary_html(table, f"esm1v-scan: {len(table)} proteins", page_links, stamp, vcfs))
     write_text(snakemake.output.page,
                table_page(snakemake.output.table, f"esm1v-scan: {len(table)} proteins",
                           "One row per protein; each protein's figures and tables are listed "

@@ -125,11 +125,27 @@ def _cell(value, column: str) -> str:
     return escape(str(value))
 
 
+def vcf_html(summaries: dict[str, pd.DataFrame]) -> str:
+    """The annotated VCFs' counts (name -> its ``results/vcf/{name}.summary.tsv``), one small
+    table each, with links to the VCF's outputs (relative to ``results/``)."""
+    out = []
+    for name, counts in summaries.items():
+        files = [f"vcf/{name}.esm1v.vcf.gz", f"vcf/{name}.esm1v.tsv", f"vcf/{name}.summary.tsv"]
+        anchors = " ".join(f"<a href=\"{escape(f, quote=True)}\">{escape(f)}</a>" for f in files)
+        head = "".join(f"<th>{escape(str(c))}</th>" for c in counts.columns)
+        rows = "\n".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
+                         for row in counts.itertuples(index=False))
+        out.append(f"<h4>Annotated VCF {escape(name)}</h4>\n<p>{anchors}</p>\n<table>\n<thead><tr>"
+                   f"{head}</tr></thead>\n<tbody>\n{rows}\n</tbody></table>\n")
+    return "".join(out)
+
+
 def summary_html(table: pd.DataFrame, title: str, links: dict[str, dict[str, str]] | None = None,
-                 note: str = "") -> str:
+                 note: str = "", vcfs: dict[str, pd.DataFrame] | None = None) -> str:
     """A self-contained HTML page of the summary (no script, style or font fetched). ``links``:
     name -> label -> path relative to ``results/`` (:func:`protein_links`), so the page works
-    opened from results/; ``note``: a line shown above the table (the random-weights stamp)."""
+    opened from results/; ``note``: a line shown above the table (the random-weights stamp);
+    ``vcfs``: the annotated VCFs' counts, shown after the table (:func:`vcf_html`)."""
     links = links or {}
     head = "".join(f"<th>{escape(c)}</th>" for c in COLUMNS) + "<th>files</th>"
     body = []
@@ -151,5 +167,5 @@ def summary_html(table: pd.DataFrame, title: str, links: dict[str, dict[str, str
         "why). spearman: the ensemble against the experimental values of the mutation list, over "
         "the scored variants. Links are relative to the results folder.</p>\n"
         f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(body)
-        + "\n</tbody></table>\n</body></html>\n"
+        + "\n</tbody></table>\n" + vcf_html(vcfs or {}) + "</body></html>\n"
     )
