@@ -12,7 +12,7 @@ from pathlib import Path
 
 from esm1v_scan.errors import InputError
 from esm1v_scan.files import write_text
-from esm1v_scan.inputs.fasta import Protein, assign_names, validate_residues
+from esm1v_scan.inputs.fasta import ESM_RESIDUES, Protein, assign_names, validate_residues
 from esm1v_scan.inputs.vcf import VcfPlan
 
 #: the FASTA of the run's proteins when a VCF is scored (the `sequences` FASTA's, then the VCFs')
@@ -74,7 +74,8 @@ def join_proteins(base: list[Protein], plans: dict[str, VcfPlan]) -> VcfProteins
                     raise InputError(
                         f"protein '{key}' of the VCF has other residues than the sequence with "
                         "that id in the run (sequences FASTA); rename one of them", plan.path)
-                validate_residues(sequence, plan.path, key)
+                if not set(sequence) <= ESM_RESIDUES:  # inputs.vcf flags these; never scored
+                    validate_residues(sequence, plan.path, key)
                 symbol = symbols.get(key, "")
                 added[key] = (sequence, f"{symbol} (VCF {name})" if symbol else f"(VCF {name})")
                 by_sequence[sequence] = seq_id = key
