@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -375,6 +376,13 @@ def test_vcf_summary_run_summary_and_a_rerun_that_does_nothing(vcf_workflow):
     # the run's FASTA: the VCF proteins that need scoring (ENSP...3 deduplicated into ...1)
     ids = [p.id for p in read_fasta(wd / vcf_run.PROTEINS_FASTA)]
     assert ids == ["ENSP00000000001.1", "ENSP00000000002.1", "ENSP00000000004.1"]
+    # the report: the VCFs' summaries and entry tables are items of "Variant effects"
+    run_workflow(wd, config, "--report", str(wd / "report.zip"))
+    with zipfile.ZipFile(wd / "report.zip") as z:
+        html = z.read("report/report.html").decode()
+    for item in ("vep.summary.tsv", "vep.esm1v.tsv", "snpeff.summary.tsv", "snpeff.esm1v.tsv"):
+        assert item in html
+    assert "the annotated VCF(s)" in html
     # a rerun does nothing; the run's FASTA is not rewritten by its parse (same content, same
     # mtime: Snakemake checksums small inputs only, a proteome-sized FASTA would rerun jobs)
     before = (wd / vcf_run.PROTEINS_FASTA).stat().st_mtime_ns
