@@ -484,3 +484,30 @@ def test_write_vcf_atomic_and_unsorted_input(tmp_path):
     assert "sorted" in _one_line(err)
     assert out.read_bytes() == b"old" and sorted(p.name for p in out.parent.iterdir()) == [
         "x.esm1v.vcf.gz"]
+
+
+def test_plan_sites_equal_the_mutation_list_code(tmp_path):
+    """The plan's sites and indels (found without building tables) equal those of the variant
+    lists built from the same texts by from_table, which score_entries uses."""
+    case = fx.write_vep_case(tmp_path)
+    plan = vcf.plan_vcf("cohort", case.vcf, case.proteins)
+    built = {k: vcf.variant_list(k, plan.proteins[k], t, str(case.vcf))
+             for k, t in plan.texts().items()}
+    assert plan.positions() == {k: v.positions for k, v in built.items()}
+    assert plan.indels() == {k: v.indel_variants() for k, v in built.items() if v.indel_variants()}
+    assert plan.variant_lists["ENSP00000000002.1"].positions == plan.positions()["ENSP00000000002.1"]
+
+
+def test_multi_site_allele_with_an_indel_flagged(tmp_path):
+    case = fx.write_vep_case(tmp_path)
+    a10, a11 = fx._t(fx.SEQ_A[9]), fx._t(fx.SEQ_A[10])
+    allele = f"p.[{a10}10{fx._t(fx._MIS_A)}%3B{a11}11del]"  # VEP escapes ';' in CSQ
+    text = case.vcf.read_text().replace(f"ENSP00000000002.1:{fx.EXPECTED[1][3]}",
+                                        f"ENSP00000000002.1:{allele}", 1)
+    (tmp_path / "multi.vcf").write_text(text)
+    plan = vcf.plan_vcf("cohort", tmp_path / "multi.vcf", case.proteins)
+    row = plan.entries[plan.entries["feature"] == "ENST00000000002.1"].iloc[0]
+    assert (row["hgvs_p"], row["flag"], row["key"]) == (
+        f"p.[{a10}10{fx._t(fx._MIS_A)};{a11}11del]", "multi_site", "")
+    assert plan.counts["not_scored_multi_site"] == 1 and plan.counts["scored"] == 10
+    assert 10 not in plan.positions()["ENSP00000000002.1"]  # only its stop-gain's sites remain

@@ -87,7 +87,7 @@ import pandas as pd
 from esm1v_scan.errors import InputError
 from esm1v_scan.inputs import hgvs
 from esm1v_scan.inputs.fasta import ESM_RESIDUES, GZIP_MAGIC, Protein
-from esm1v_scan.inputs.variant_lists import VariantList, VariantSpec, from_table
+from esm1v_scan.inputs.variant_lists import VariantList, VariantSpec, from_table, row_plan
 
 #: One row per (ALT allele, transcript) entry of the plan.
 #: record: 0-based index of the data line; allele: 1-based ALT index; protein: the protein id
@@ -687,26 +687,43 @@ def plan_vcf(name: str, vcf_path, proteins_path, transcript_map=None,
             f"{shown}): give the protein FASTA of the annotation's release (e.g. Ensembl's "
             "pep.all for VEP's cache version) or a transcript_map", str(proteins_path))
 
-    # the variant lists: one per scored protein, its distinct HGVS texts in first-seen order
+    # the variant lists: one per scored protein, its distinct HGVS texts in first-seen order.
+    # Their sites and indels come from the mutation-list code (row_plan, VariantList.positions,
+    # VariantList.indel_variants) on the variants parsed above; the lists' tables are built when
+    # a caller first asks for a list (score_entries), not here: 20,000 small DataFrames would
+    # take most of a whole-exome plan's time.
     scored = entries[entries["flag"] == ""]
     texts: dict[str, list[str]] = {}
     for key, text in zip(scored["key"], scored["hgvs_p"]):
         texts.setdefault(key, {})[text] = None
     texts = {k: list(v) for k, v in texts.items()}
-    proteins = {k: index.sequences[k] for k in texts}
-    lists = {k: variant_list(k, proteins[k], t, file) for k, t in texts.items()}
-    # multi-site alleles with a stop or an indel: flagged, and left out of the variant lists
-    unscored = {(k, v.hgvs_p) for k, vl in lists.items()
-                for v, p in zip(vl.variants, vl.plans) if p.kind == "not_scored"}
+    by_norm = {v.hgvs_p: v for v in parsed.values() if v is not None}
+    positions: dict[str, list[int]] = {}
+    indels: dict[str, list[str]] = {}
+    unscored: set[tuple[str, str]] = set()  # multi-site alleles with a stop or an indel
+    for key, ts in texts.items():
+        variants = [by_norm[t] for t in ts]
+        rows = [row_plan(v, 1) for v in variants]
+        for t, (_, p) in zip(ts, rows):
+            if p.kind == "not_scored":
+                unscored.add((key, t))
+        keep = [i for i, (_, p) in enumerate(rows) if p.kind != "not_scored"]
+        if len(keep) < len(ts):
+            ts[:] = [ts[i] for i in keep]
+            variants = [variants[i] for i in keep]
+            rows = [rows[i] for i in keep]
+        sketch = VariantList(None, None, [m for m, _ in rows], None, None, [], variants,
+                             [p for _, p in rows], len(index.sequences[key]))
+        positions[key] = sketch.positions
+        if found_indels := sketch.indel_variants():
+            indels[key] = found_indels
     if unscored:
         bad = [(k, h) in unscored for k, h in zip(entries["key"], entries["hgvs_p"])]
         entries.loc[bad, ["flag", "key"]] = ["multi_site", ""]
-        for k in {k for k, _ in unscored}:
-            texts[k] = [t for t in texts[k] if (k, t) not in unscored]
-            if texts[k]:
-                lists[k] = variant_list(k, proteins[k], texts[k], file)
-            else:
-                del texts[k], lists[k], proteins[k]
+    texts = {k: v for k, v in texts.items() if v}
+    positions = {k: positions[k] for k in texts}
+    proteins = {k: index.sequences[k] for k in texts}
+    lists = _LazyLists(texts, proteins, file)
 
     counts = {"records": records, "alleles": alleles, "symbolic_alleles": symbolic,
               "records_without_annotation": unannotated, "entries": len(entries)}
@@ -725,7 +742,7 @@ def plan_vcf(name: str, vcf_path, proteins_path, transcript_map=None,
         _warn(warn, f"{file}: {len(transcripts_missing)} of {len(transcripts_seen)} annotated "
                     f"transcripts are not in {proteins_path} (their entries are not scored), e.g. "
                     + ", ".join(sorted(transcripts_missing)[:3]))
-    return VcfPlan(name, file, ann.tag, proteins, lists, entries, counts)
+    return VcfPlan(name, file, ann.tag, proteins, lists, entries, counts, positions, indels)
 
 
 # -- the cache ----------------------------------------------------------------------------------
