@@ -143,6 +143,8 @@ def test_allele_forms_follow_vep_trimming():
     # all alleles share the first base: VEP drops it, '-' for empty
     forms = vcf.allele_forms("AT", ["A", "ATT"], "vep")
     assert forms["-"] == 1 and forms["TT"] == 2 and forms["A"] == 1 and forms["ATT"] == 2
+    # VEP's form wins over the minimised one ('T' is ALT 2 minus the shared first base)
+    assert vcf.allele_forms("ATT", ["A", "AT"], "vep") == {"-": 1, "T": 2, "A": 1, "AT": 2}
     # first bases differ: nothing trimmed
     assert vcf.allele_forms("A", ["AT", "G"], "vep") == {"AT": 1, "G": 2, "T": 1}
 
@@ -341,14 +343,15 @@ def test_biolm_indels_flagged(tmp_path):
 
 def test_chosen_score_mane_then_canonical_then_lowest():
     rows = pd.DataFrame({
-        "record": [0, 0, 0, 1, 1, 1, 2, 2, 3],
-        "allele": [1, 1, 2, 1, 1, 1, 1, 1, 1],
-        "mane": [False, True, False, False, False, False, False, True, True],
-        "canonical": [False, False, False, True, False, False, False, False, False],
-        "score": [-9.0, -1.0, -2.0, -0.5, -8.0, np.nan, -4.0, np.nan, np.nan],
+        "record": [0, 0, 0, 1, 1, 1, 2, 2, 3, 4, 4],
+        "allele": [1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1],
+        "mane": [False, True, False, False, False, False, False, True, True, True, False],
+        "canonical": [False, False, False, True, False, False, False, False, False, False, True],
+        "score": [-9.0, -1.0, -2.0, -0.5, -8.0, np.nan, -4.0, np.nan, np.nan, -1.5, -6.0],
     })
+    # MANE over any other; canonical over the rest; else the lowest; an unscored MANE is skipped
     assert vcf_files.chosen_scores(rows) == {(0, 1): -1.0, (0, 2): -2.0, (1, 1): -0.5,
-                                             (2, 1): -4.0}
+                                             (2, 1): -4.0, (4, 1): -1.5}
 
 
 # -- the written VCF ----------------------------------------------------------------------------
@@ -511,3 +514,33 @@ def test_multi_site_allele_with_an_indel_flagged(tmp_path):
         f"p.[{a10}10{fx._t(fx._MIS_A)};{a11}11del]", "multi_site", "")
     assert plan.counts["not_scored_multi_site"] == 1 and plan.counts["scored"] == 10
     assert 10 not in plan.positions()["ENSP00000000002.1"]  # only its stop-gain's sites remain
+
+
+def _small_vcf(path: Path, fields: list[str], records: list[tuple[str, str, str, list[dict]]]):
+    """A VEP VCF with the given CSQ fields; records: (pos, ref, alts, [entry field values])."""
+    lines = ["##fileformat=VCFv4.2",
+             '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from '
+             f'Ensembl VEP. Format: {"|".join(fields)}">',
+             "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    for pos, ref, alts, entries in records:
+        csq = ",".join("|".join(e.get(f, "") for f in fields) for e in entries)
+        lines.append(f"1\t{pos}\t.\t{ref}\t{alts}\t.\t.\tCSQ={csq}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_allele_num_and_unmatched_alleles(tmp_path):
+    case = fx.write_vep_case(tmp_path)
+    b60 = fx._t(fx.SEQ_B[59])
+    fields = ["Allele", "Consequence", "Feature", "HGVSp", "ALLELE_NUM"]
+    base = {"Consequence": "missense_variant", "Feature": "ENST00000000004.3"}
+    _small_vcf(tmp_path / "n.vcf", fields, [
+        ("2300", "G", "A,T", [{**base, "Allele": "A", "ALLELE_NUM": "2",
+                               "HGVSp": f"ENSP00000000004.1:p.{b60}60Cys"},
+                              {**base, "Allele": "C", "HGVSp": f"ENSP00000000004.1:p.{b60}60Trp"},
+                              {**base, "Allele": "T", "HGVSp": f"ENSP00000000004.1:p.{b60}60Gly"}]),
+    ])
+    plan = vcf.plan_vcf("n", tmp_path / "n.vcf", case.proteins)
+    got = plan.entries[["allele", "alt", "hgvs_p", "flag"]].values.tolist()
+    assert got == [[2, "T", f"p.{b60}60Cys", ""],  # ALLELE_NUM wins over the Allele text
+                   [0, "C", f"p.{b60}60Trp", "allele_not_in_record"],
+                   [2, "T", f"p.{b60}60Gly", ""]]
