@@ -246,7 +246,10 @@ def test_cached_plan_loads_the_same(tmp_path):
     folders = list((tmp_path / "cache").iterdir())
     assert len(folders) == 1 and {p.name for p in folders[0].iterdir()} == {"plan.json",
                                                                           "entries.parquet"}
-    loaded = vcf.cached_plan("cohort", case.vcf, case.proteins, None, tmp_path / "cache")
+    told = []
+    loaded = vcf.cached_plan("cohort", case.vcf, case.proteins, None, tmp_path / "cache",
+                             warn=told.append)
+    assert told == fresh.warnings and len(told) == 2  # told again from the cache
     assert isinstance(loaded.variant_lists, vcf._LazyLists)  # read back, not planned again
     pd.testing.assert_frame_equal(loaded.entries, fresh.entries)
     assert loaded.positions() == fresh.positions() and loaded.indels() == fresh.indels()

@@ -169,8 +169,10 @@ class VcfPlan:
     variant_lists: Mapping[str, VariantList]  #: key -> the VariantList of its distinct HGVS p. texts
     entries: pd.DataFrame  #: ENTRY_COLUMNS, one row per (allele, transcript) entry
     counts: dict[str, int] = field(default_factory=dict)  #: see :func:`plan_vcf`
-    _positions: dict[str, list[int]] | None = field(default=None, repr=False)
-    _indels: dict[str, list[str]] | None = field(default=None, repr=False)
+    #: what plan_vcf told ``warn`` (kept with a cached plan, told again when it is loaded)
+    warnings: list[str] = field(default_factory=list)
+    _positions: dict[str, list[int]] | None = field(default=None, repr=False, kw_only=True)
+    _indels: dict[str, list[str]] | None = field(default=None, repr=False, kw_only=True)
 
     def positions(self) -> dict[str, list[int]]:
         """key -> 1-based sites to scan (VariantList.positions)."""
@@ -734,15 +736,19 @@ def plan_vcf(name: str, vcf_path, proteins_path, transcript_map=None,
     for flag, k in entries.loc[entries["flag"] != "", "flag"].value_counts().sort_index().items():
         counts[f"not_scored_{flag}"] = int(k)
 
+    warnings: list[str] = []
     if mismatch_examples:
-        _warn(warn, f"{file}: {counts['not_scored_reference_mismatch']} entries name a reference "
+        warnings.append(f"{file}: {counts['not_scored_reference_mismatch']} entries name a reference "
                     f"residue the protein FASTA does not have (not scored): "
                     + "; ".join(mismatch_examples))
     if transcripts_missing:
-        _warn(warn, f"{file}: {len(transcripts_missing)} of {len(transcripts_seen)} annotated "
+        warnings.append(f"{file}: {len(transcripts_missing)} of {len(transcripts_seen)} annotated "
                     f"transcripts are not in {proteins_path} (their entries are not scored), e.g. "
                     + ", ".join(sorted(transcripts_missing)[:3]))
-    return VcfPlan(name, file, ann.tag, proteins, lists, entries, counts, positions, indels)
+    for message in warnings:
+        _warn(warn, message)
+    return VcfPlan(name, file, ann.tag, proteins, lists, entries, counts, warnings,
+                   _positions=positions, _indels=indels)
 
 
 # -- the cache ----------------------------------------------------------------------------------
@@ -755,7 +761,8 @@ def save_plan(plan: VcfPlan, folder) -> None:
     tmp.mkdir()
     try:
         meta = {"version": PLAN_VERSION, "name": plan.name, "path": plan.path,
-                "annotation": plan.annotation, "counts": plan.counts, "proteins": plan.proteins,
+                "annotation": plan.annotation, "counts": plan.counts, "warnings": plan.warnings,
+                "proteins": plan.proteins,
                 "texts": plan.texts(), "positions": plan.positions(), "indels": plan.indels()}
         plan.entries.to_parquet(tmp / "entries.parquet", index=False)
         (tmp / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -777,7 +784,8 @@ def load_plan(folder) -> VcfPlan:
     positions = {k: [int(x) for x in v] for k, v in meta["positions"].items()}
     return VcfPlan(meta["name"], meta["path"], meta["annotation"], meta["proteins"],
                    _LazyLists(meta["texts"], meta["proteins"], meta["path"]), entries,
-                   meta["counts"], positions, meta["indels"])
+                   meta["counts"], meta["warnings"], _positions=positions,
+                   _indels=meta["indels"])
 
 
 def _stat(path) -> list | None:
@@ -807,9 +815,13 @@ def cached_plan(name: str, vcf_path, proteins_path, transcript_map, cache_root,
     folder = Path(cache_root) / plan_key(vcf_path, proteins_path, transcript_map, {"name": name})
     if (folder / "plan.json").exists():
         try:
-            return load_plan(folder)
+            plan = load_plan(folder)
         except (OSError, ValueError, KeyError):
             pass  # an older or damaged plan: planned again
+        else:
+            for message in plan.warnings:
+                _warn(warn, message)
+            return plan
     plan = plan_vcf(name, vcf_path, proteins_path, transcript_map, warn)
     save_plan(plan, folder)
     return plan
