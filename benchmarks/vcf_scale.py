@@ -8,6 +8,8 @@ Ensembl-style pep FASTA (gzip). Then, each phase in a fresh process so its peak 
 
 - ``plan``: :func:`esm1v_scan.inputs.vcf.plan_vcf` (stream, parse, look up, check, build the
   variant lists), then ``save_plan`` and ``load_plan``;
+- ``score``: :func:`esm1v_scan.outputs.vcf_files.score_entries` on fake ensemble tables
+  holding the plan's sites (rule vcf_annotate's work before writing);
 - ``write``: :func:`esm1v_scan.outputs.vcf_files.write_vcf` of the annotated VCF with fake scores
   (random, seeded; scoring itself is the scan's business), BGZF + tabix.
 
@@ -150,6 +152,37 @@ def phase_plan(folder: Path) -> dict:
             "peak_rss_mib": peak_rss_mib()}
 
 
+def phase_score(folder: Path) -> dict:
+    """score_entries on fake ensemble tables holding exactly the plan's sites (what rule
+    vcf_annotate does after reading its shards' tables)."""
+    import pandas as pd
+
+    from esm1v_scan.inputs.vcf import load_plan
+    from esm1v_scan.outputs.vcf_files import score_entries
+
+    plan = load_plan(folder / "plan")
+    models = [f"esm1v_t33_650M_UR90S_{k}" for k in range(1, 6)]
+    rng = np.random.default_rng(7)
+    keys, pos, wts = [], [], []
+    for key, sites in plan.positions().items():
+        seq = plan.proteins[key]
+        keys += [key] * len(sites)
+        pos += sites
+        wts += [seq[p - 1] for p in sites]
+    n = len(pos)
+    big = pd.DataFrame({"key": np.repeat(keys, 20), "position": np.repeat(pos, 20),
+                        "wt": np.repeat(wts, 20), "mt": np.tile(AA, n)})
+    for m in models:
+        big[f"score_{m}"] = rng.normal(-3, 2, size=len(big))
+    big["score_mean"] = big[[f"score_{m}" for m in models]].mean(axis=1)
+    tables = {k: t for k, t in big.groupby("key", sort=False)}
+    t0 = time.perf_counter()
+    scored = score_entries(plan, tables, models, None, False, "indels need the local backend")
+    t1 = time.perf_counter()
+    return {"score_s": t1 - t0, "scored": int(scored["score"].notna().sum()),
+            "peak_rss_mib": peak_rss_mib()}
+
+
 def phase_write(folder: Path) -> dict:
     import pandas as pd
 
@@ -178,11 +211,11 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=1_000_000)
     ap.add_argument("--missense", type=int, default=100_000)
     ap.add_argument("--proteins", type=int, default=20_000)
-    ap.add_argument("--phase", choices=["plan", "write"], help=argparse.SUPPRESS)
+    ap.add_argument("--phase", choices=["plan", "score", "write"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     folder = Path(args.folder)
     if args.phase:
-        out = phase_plan(folder) if args.phase == "plan" else phase_write(folder)
+        out = {"plan": phase_plan, "score": phase_score, "write": phase_write}[args.phase](folder)
         print(json.dumps(out))
         return
     stamp = folder / f"made-{args.records}-{args.missense}-{args.proteins}"
@@ -205,6 +238,9 @@ def main() -> None:
           f"{p['proteins']:,} proteins, {p['sites']:,} sites; peak RSS {p['peak_rss_mib']:.0f} MiB")
     print(f"save_plan {p['save_s']:.2f} s, load_plan + positions {p['load_s']:.2f} s")
     print(f"counts: {p['counts']}")
+    sc = run("score")
+    print(f"score_entries (fake tables of the plan's sites): {sc['score_s']:.1f} s for "
+          f"{sc['scored']:,} scored entries; peak RSS {sc['peak_rss_mib']:.0f} MiB")
     w = run("write")
     print(f"write annotated VCF (BGZF + tbi): {w['write_s']:.1f} s "
           f"({args.records / w['write_s']:,.0f} records/s); peak RSS {w['peak_rss_mib']:.0f} MiB")
