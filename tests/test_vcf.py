@@ -547,3 +547,19 @@ def test_allele_num_and_unmatched_alleles(tmp_path):
     assert got == [[2, "T", f"p.{b60}60Cys", ""],  # ALLELE_NUM wins over the Allele text
                    [0, "C", f"p.{b60}60Trp", "allele_not_in_record"],
                    [2, "T", f"p.{b60}60Gly", ""]]
+
+
+def test_annotating_an_annotated_vcf_replaces_the_keys(written, tmp_path):
+    """The output as input: one ESM1v declaration and one set of keys, the same records."""
+    case, plan, scored, out = written
+    again = vcf.plan_vcf("again", out, case.proteins)
+    pd.testing.assert_frame_equal(again.entries, plan.entries)
+    tables, _ = _tables(again.proteins)
+    scored2 = vcf_files.score_entries(again, tables, MODELS, _indels(again), False, None)
+    out2 = tmp_path / "again.vcf.gz"
+    vcf_files.write_vcf(again, scored2, out2, MODELS, ["##esm1v_scan_version=10"])
+    with gzip.open(out2, "rt") as fh:
+        text = fh.read()
+    assert text.count("##INFO=<ID=ESM1v,") == 1 and text.count("##INFO=<ID=ESM1v_score,") == 1
+    assert "##esm1v_scan_version=9.9" not in text and "##esm1v_scan_version=10" in text
+    assert _data_lines(out2) == _data_lines(out)  # the same tables: the same keys, once each

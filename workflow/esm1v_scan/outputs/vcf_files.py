@@ -8,7 +8,8 @@ variant in a protein-level run.
 
 The VCF (:func:`write_vcf`) is the input, record for record and in input order, read as bytes and
 written in one streaming pass; a record without entries is copied byte for byte, a record with
-entries gets two INFO keys appended (earlier ESM1v keys removed) and nothing else changes:
+entries gets two INFO keys appended and nothing else changes (a VCF annotated before: its ESM1v
+declarations and keys are replaced, in every record):
 
 - ``ESM1v`` (Number=., String): one entry per (ALT, transcript) scored or flagged,
   ``Allele|Feature|Protein|HGVSp|Consequence|variant_type|score|score_<model>...|flag`` with the
@@ -203,6 +204,7 @@ def write_vcf(plan: VcfPlan, scored: pd.DataFrame, out_path, models: list[str],
     tmp, tmp_index = temp_name(out_path), temp_name(index_path)
     try:
         record = -1
+        stale = False  # the input declares ESM1v keys: drop them from every record
         buffer: list[bytes] = []
         size = 0
         with BGZFile(str(tmp), "wb") as out:
@@ -214,6 +216,7 @@ def write_vcf(plan: VcfPlan, scored: pd.DataFrame, out_path, models: list[str],
                     if line.startswith(b"#CHROM"):
                         buffer.append(added)
                     elif any(line.startswith(p) for p in ours):
+                        stale = stale or line.startswith(b"##INFO")
                         continue
                     buffer.append(line + b"\n")
                 else:
@@ -221,6 +224,8 @@ def write_vcf(plan: VcfPlan, scored: pd.DataFrame, out_path, models: list[str],
                     mine = per_record.get(record)
                     if mine is not None:
                         line = _annotate(line, *mine)
+                    elif stale:
+                        line = _annotate(line, "", {})
                     buffer.append(line + b"\n")
                 size += len(buffer[-1])
                 if size > 1 << 20:
@@ -247,11 +252,12 @@ def _annotate(line: bytes, entries: str, chosen: dict[int, float]) -> bytes:
     alts = cols[4].count(b",") + 1
     info = _strip_keys(cols[7].decode("utf-8", "surrogateescape"))
     info = "" if info == "." else info
-    add = f"{INFO_ENTRIES}={entries}"
+    add = f"{INFO_ENTRIES}={entries}" if entries else ""
     if chosen:
         add += f";{INFO_SCORE}=" + ",".join(_number(chosen[a]) if a in chosen else "."
                                             for a in range(1, alts + 1))
-    cols[7] = (f"{info};{add}" if info else add).encode("utf-8", "surrogateescape")
+    info = ";".join(x for x in (info, add) if x) or "."
+    cols[7] = info.encode("utf-8", "surrogateescape")
     return b"\t".join(cols)
 
 
