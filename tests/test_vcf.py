@@ -333,6 +333,37 @@ def test_scores_equal_a_mutation_list(tmp_path):
         np.testing.assert_array_equal(mine[f"score_{m}"].to_numpy(), ref[f"score_{m}"].to_numpy())
 
 
+@pytest.mark.parametrize("fixture", [fx.write_vep_case, fx.write_snpeff_case])
+def test_joined_call_gives_the_same_numbers(tmp_path, fixture, monkeypatch):
+    """Substitution-only proteins scored in one joined call: bit for bit the per-protein calls."""
+    case = fixture(tmp_path)
+    a10, a11 = fx._t(fx.SEQ_A[9]), fx._t(fx.SEQ_A[10])
+    # a multi-missense allele on the isoform: a sum of two lookups
+    text = case.vcf.read_text().replace(
+        f"ENSP00000000002.1:{fx.EXPECTED[1][3]}",
+        f"ENSP00000000002.1:p.[{a10}10{fx._t(fx._MIS_A)}%3B{a11}11{fx._t(fx._other(fx.SEQ_A[10]))}]")
+    (tmp_path / "m.vcf").write_text(text)
+    plan = vcf.plan_vcf("cohort", tmp_path / "m.vcf", case.proteins)
+    # drop the stop-gains: every protein but ENSP...4 (indels) is substitution-only
+    plan.entries.loc[plan.entries["variant_type"] == "stop_gained", ["flag", "key"]] = ["x", ""]
+    texts = {k: [t for t in v if not t.endswith("Ter")] for k, v in plan.texts().items()}
+    plan = vcf.VcfPlan(plan.name, plan.path, plan.annotation, plan.proteins,
+                       vcf._LazyLists(texts, plan.proteins, plan.path), plan.entries, plan.counts,
+                       _indels=plan.indels())
+    tables, _ = _tables(plan.proteins)
+    seen = []
+    real = vcf_files._joined
+    monkeypatch.setattr(vcf_files, "_joined", lambda p, t, m, keys: seen.append(keys) or
+                        real(p, t, m, keys))
+    joined = vcf_files.score_entries(plan, tables, MODELS, _indels(plan), False, None)
+    assert seen == [["ENSP00000000001.1", "ENSP00000000002.1"]]
+    each = vcf_files.score_entries(plan, tables, MODELS, _indels(plan), False, None, batch=False)
+    pd.testing.assert_frame_equal(joined, each, check_exact=True)
+    multi = joined[joined["variant_type"] == "multi_missense"]
+    assert len(multi) == (1 if fixture is fx.write_vep_case else 0)  # ANN has no ENSP prefix
+    assert joined["score"].notna().sum() == 8
+
+
 def test_biolm_indels_flagged(tmp_path):
     case = fx.write_vep_case(tmp_path)
     plan = vcf.plan_vcf("cohort", case.vcf, case.proteins)
