@@ -594,3 +594,17 @@ def test_annotating_an_annotated_vcf_replaces_the_keys(written, tmp_path):
     assert text.count("##INFO=<ID=ESM1v,") == 1 and text.count("##INFO=<ID=ESM1v_score,") == 1
     assert "##esm1v_scan_version=9.9" not in text and "##esm1v_scan_version=10" in text
     assert _data_lines(out2) == _data_lines(out)  # the same tables: the same keys, once each
+
+
+def test_substitution_to_sec_and_unreadable_hgvsp_flagged(tmp_path):
+    case = fx.write_vep_case(tmp_path)
+    b60 = fx._t(fx.SEQ_B[59])
+    fields = ["Allele", "Consequence", "Feature", "HGVSp", "Protein_position", "Amino_acids"]
+    base = {"Allele": "A", "Consequence": "missense_variant", "Feature": "ENST00000000004.3"}
+    _small_vcf(tmp_path / "u.vcf", fields, [
+        ("2300", "G", "A", [{**base, "HGVSp": f"ENSP00000000004.1:p.{b60}60Sec"},
+                            {**base, "HGVSp": f"ENSP00000000004.1:p.{b60}60Xyz"},
+                            {**base, "Protein_position": "?", "Amino_acids": "N/T"}])])
+    plan = vcf.plan_vcf("u", tmp_path / "u.vcf", case.proteins)
+    assert plan.entries["flag"].tolist() == ["nonstandard_residue", "unreadable_hgvsp", "no_hgvsp"]
+    assert plan.proteins == {}

@@ -36,7 +36,8 @@ entry to score, else the first reason that applies, in this order: ``symbolic`` 
 (symbolic ALTs such as ``<DEL>``, ``*`` and breakends are counted in ``symbolic_alleles`` and
 passed through); ``allele_not_in_record`` (the annotation's Allele matches no ALT);
 ``frameshift``, ``start_lost``, ``stop_lost`` (from the parsed HGVS p., or from the consequence
-when there is none); ``unreadable_hgvsp``; ``no_hgvsp``; ``protein_not_found``;
+when there is none); ``unreadable_hgvsp``; ``no_hgvsp``; ``nonstandard_residue`` (a substitution
+to Sec or Pyl: no score in a scan table); ``protein_not_found``;
 ``unusable_sequence`` (residues the model has no token for); ``reference_mismatch`` (the HGVS p.
 names a residue the FASTA sequence does not have: counted, warned, not scored); ``multi_site``
 (an allele with several changes including a stop or an indel).
@@ -120,6 +121,7 @@ FLAGS = {
     "stop_lost": "stop loss (the extension's residues are not known)",
     "unreadable_hgvsp": "the protein change could not be read",
     "no_hgvsp": "no protein change annotated (VEP --hgvs, or Protein_position + Amino_acids)",
+    "nonstandard_residue": "a substitution to selenocysteine or pyrrolysine (not scored)",
     "protein_not_found": "the protein is not in the protein FASTA",
     "unusable_sequence": "the protein's sequence has residues the model cannot read",
     "reference_mismatch": "the reference residue differs from the protein FASTA",
@@ -656,6 +658,9 @@ def plan_vcf(name: str, vcf_path, proteins_path, transcript_map=None,
                         flag = "unreadable_hgvsp"
                     else:
                         flag = "no_hgvsp"
+            if (not flag and vtype in ("missense", "multi_missense")
+                    and not variant.substitutions_only):
+                flag = "nonstandard_residue"  # to Sec or Pyl: the model has no such score
             if not flag and pid is None:
                 flag = "protein_not_found"
             if not flag:
