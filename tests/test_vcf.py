@@ -608,3 +608,24 @@ def test_substitution_to_sec_and_unreadable_hgvsp_flagged(tmp_path):
     plan = vcf.plan_vcf("u", tmp_path / "u.vcf", case.proteins)
     assert plan.entries["flag"].tolist() == ["nonstandard_residue", "unreadable_hgvsp", "no_hgvsp"]
     assert plan.proteins == {}
+
+
+def test_vcf_without_protein_changes_passes_through(tmp_path):
+    case = fx.write_vep_case(tmp_path)
+    fields = ["Allele", "Consequence", "Feature"]
+    _small_vcf(tmp_path / "nc.vcf", fields, [
+        ("100", "A", "G", [{"Allele": "G", "Consequence": "intron_variant",
+                            "Feature": "ENST00000000004.3"}]),
+        ("200", "A", "<DEL>", [{"Allele": "deletion", "Consequence": "transcript_ablation",
+                                "Feature": "ENST00000000004.3"}])])
+    plan = vcf.plan_vcf("nc", tmp_path / "nc.vcf", case.proteins)
+    assert len(plan.entries) == 0 and plan.proteins == {} and plan.positions() == {}
+    assert plan.counts["records"] == 2 and plan.counts["symbolic_alleles"] == 1
+    scored = vcf_files.score_entries(plan, {}, MODELS, None, False, None)
+    out = tmp_path / "nc.esm1v.vcf.gz"
+    vcf_files.write_vcf(plan, scored, out, MODELS, [])
+    assert _data_lines(out) == [l for l in (tmp_path / "nc.vcf").read_text().splitlines()
+                                if not l.startswith("#")]
+    vcf_files.write_summary(plan, scored, tmp_path / "s.tsv")
+    summary = pd.read_csv(tmp_path / "s.tsv", sep="\t")
+    assert dict(zip(summary["item"], summary["count"]))["entries"] == 0
