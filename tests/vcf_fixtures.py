@@ -1,6 +1,6 @@
 """Small annotated VCFs and an Ensembl-style protein FASTA, written into a folder by the tests.
 
-:func:`write_vep_case` writes ``calls.vep.vcf`` (VEP ``CSQ``; ``gz=True``: bgzipped) and
+:func:`write_vep_case` writes ``calls.vep.vcf`` (VEP ``CSQ``; ``gz=True``: ``calls.vep.vcf.gz``, bgzipped) and
 ``pep.fa``; :func:`write_snpeff_case` writes the same variants annotated by SnpEff (``ANN``,
 ``calls.snpeff.vcf``) with the same FASTA. Both return a :class:`VcfCase`: the paths, the
 proteins and :data:`EXPECTED`, what each entry should become, written out by hand (not computed by
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import gzip
 import random
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -301,11 +300,15 @@ def write_proteins(folder: Path, gz: bool = False) -> Path:
 
 def _write(folder: Path, name: str, lines: list[str], gz: bool) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text("\n".join(lines) + "\n")
-    if gz:
-        subprocess.run(["bgzip", "-f", str(path)], check=True)
-        path = path.with_name(name + ".gz")
+    text = "\n".join(lines) + "\n"
+    if not gz:
+        (folder / name).write_text(text)
+        return folder / name
+    from pysam.libcbgzf import BGZFile  # bgzip, as htslib writes it
+
+    path = folder / (name + ".gz")
+    with BGZFile(str(path), "wb") as fh:
+        fh.write(text.encode())
     return path
 
 

@@ -385,12 +385,9 @@ def from_table(spec: VariantSpec, df: pd.DataFrame, protein: Protein) -> Variant
         prefixes.check(variant, i, where)
         _check_residues(variant, protein, offset, where, file, texts)
         variants.append(variant)
-        muts = ()
-        if variant.substitutions_only and variant.variant_type != "start_lost":
-            muts = tuple(Mutation(x.wt, x.number, x.mt, x.position)
-                         for x in hgvs.sites(variant, offset))
+        muts, plan = row_plan(variant, offset)
         rows.append(muts)
-        plans.append(_plan(variant, muts, offset))
+        plans.append(plan)
     reference_warnings = prefixes.warnings()
 
     score_column = spec.score_column
@@ -460,6 +457,17 @@ def describe_label(label: dict, score_column: str | None) -> str:
     if "cutoff" in label:
         return f"{score_column} >= {label['cutoff']:g}"
     return label.get("column", "")
+
+
+def row_plan(variant: hgvs.ProteinVariant, offset: int) -> tuple[tuple[Mutation, ...], RowPlan]:
+    """One checked variant's substitutions (synonymous ones included; () for other types) and how
+    it is scored: what :func:`from_table` keeps per row (annotated VCFs call it per distinct
+    variant to find their sites without building a table per protein)."""
+    muts: tuple[Mutation, ...] = ()
+    if variant.substitutions_only and variant.variant_type != "start_lost":
+        muts = tuple(Mutation(x.wt, x.number, x.mt, x.position)
+                     for x in hgvs.sites(variant, offset))
+    return muts, _plan(variant, muts, offset)
 
 
 def _plan(variant: hgvs.ProteinVariant, muts: tuple[Mutation, ...], offset: int) -> RowPlan:

@@ -36,7 +36,8 @@ entry to score, else the first reason that applies, in this order: ``symbolic`` 
 (symbolic ALTs such as ``<DEL>``, ``*`` and breakends are counted in ``symbolic_alleles`` and
 passed through); ``allele_not_in_record`` (the annotation's Allele matches no ALT);
 ``frameshift``, ``start_lost``, ``stop_lost`` (from the parsed HGVS p., or from the consequence
-when there is none); ``unreadable_hgvsp``; ``no_hgvsp``; ``protein_not_found``;
+when there is none); ``unreadable_hgvsp``; ``no_hgvsp``; ``nonstandard_residue`` (a substitution
+to Sec or Pyl: no score in a scan table); ``protein_not_found``;
 ``unusable_sequence`` (residues the model has no token for); ``reference_mismatch`` (the HGVS p.
 names a residue the FASTA sequence does not have: counted, warned, not scored); ``multi_site``
 (an allele with several changes including a stop or an indel).
@@ -87,7 +88,7 @@ import pandas as pd
 from esm1v_scan.errors import InputError
 from esm1v_scan.inputs import hgvs
 from esm1v_scan.inputs.fasta import ESM_RESIDUES, GZIP_MAGIC, Protein
-from esm1v_scan.inputs.variant_lists import VariantList, VariantSpec, from_table
+from esm1v_scan.inputs.variant_lists import VariantList, VariantSpec, from_table, row_plan
 
 #: One row per (ALT allele, transcript) entry of the plan.
 #: record: 0-based index of the data line; allele: 1-based ALT index; protein: the protein id
@@ -120,6 +121,7 @@ FLAGS = {
     "stop_lost": "stop loss (the extension's residues are not known)",
     "unreadable_hgvsp": "the protein change could not be read",
     "no_hgvsp": "no protein change annotated (VEP --hgvs, or Protein_position + Amino_acids)",
+    "nonstandard_residue": "a substitution to selenocysteine or pyrrolysine (not scored)",
     "protein_not_found": "the protein is not in the protein FASTA",
     "unusable_sequence": "the protein's sequence has residues the model cannot read",
     "reference_mismatch": "the reference residue differs from the protein FASTA",
@@ -169,8 +171,10 @@ class VcfPlan:
     variant_lists: Mapping[str, VariantList]  #: key -> the VariantList of its distinct HGVS p. texts
     entries: pd.DataFrame  #: ENTRY_COLUMNS, one row per (allele, transcript) entry
     counts: dict[str, int] = field(default_factory=dict)  #: see :func:`plan_vcf`
-    _positions: dict[str, list[int]] | None = field(default=None, repr=False)
-    _indels: dict[str, list[str]] | None = field(default=None, repr=False)
+    #: what plan_vcf told ``warn`` (kept with a cached plan, told again when it is loaded)
+    warnings: list[str] = field(default_factory=list)
+    _positions: dict[str, list[int]] | None = field(default=None, repr=False, kw_only=True)
+    _indels: dict[str, list[str]] | None = field(default=None, repr=False, kw_only=True)
 
     def positions(self) -> dict[str, list[int]]:
         """key -> 1-based sites to scan (VariantList.positions)."""
@@ -654,6 +658,9 @@ def plan_vcf(name: str, vcf_path, proteins_path, transcript_map=None,
                         flag = "unreadable_hgvsp"
                     else:
                         flag = "no_hgvsp"
+            if (not flag and vtype in ("missense", "multi_missense")
+                    and not variant.substitutions_only):
+                flag = "nonstandard_residue"  # to Sec or Pyl: the model has no such score
             if not flag and pid is None:
                 flag = "protein_not_found"
             if not flag:
@@ -687,26 +694,43 @@ def plan_vcf(name: str, vcf_path, proteins_path, transcript_map=None,
             f"{shown}): give the protein FASTA of the annotation's release (e.g. Ensembl's "
             "pep.all for VEP's cache version) or a transcript_map", str(proteins_path))
 
-    # the variant lists: one per scored protein, its distinct HGVS texts in first-seen order
+    # the variant lists: one per scored protein, its distinct HGVS texts in first-seen order.
+    # Their sites and indels come from the mutation-list code (row_plan, VariantList.positions,
+    # VariantList.indel_variants) on the variants parsed above; the lists' tables are built when
+    # a caller first asks for a list (score_entries), not here: 20,000 small DataFrames would
+    # take most of a whole-exome plan's time.
     scored = entries[entries["flag"] == ""]
     texts: dict[str, list[str]] = {}
     for key, text in zip(scored["key"], scored["hgvs_p"]):
         texts.setdefault(key, {})[text] = None
     texts = {k: list(v) for k, v in texts.items()}
-    proteins = {k: index.sequences[k] for k in texts}
-    lists = {k: variant_list(k, proteins[k], t, file) for k, t in texts.items()}
-    # multi-site alleles with a stop or an indel: flagged, and left out of the variant lists
-    unscored = {(k, v.hgvs_p) for k, vl in lists.items()
-                for v, p in zip(vl.variants, vl.plans) if p.kind == "not_scored"}
+    by_norm = {v.hgvs_p: v for v in parsed.values() if v is not None}
+    positions: dict[str, list[int]] = {}
+    indels: dict[str, list[str]] = {}
+    unscored: set[tuple[str, str]] = set()  # multi-site alleles with a stop or an indel
+    for key, ts in texts.items():
+        variants = [by_norm[t] for t in ts]
+        rows = [row_plan(v, 1) for v in variants]
+        for t, (_, p) in zip(ts, rows):
+            if p.kind == "not_scored":
+                unscored.add((key, t))
+        keep = [i for i, (_, p) in enumerate(rows) if p.kind != "not_scored"]
+        if len(keep) < len(ts):
+            ts[:] = [ts[i] for i in keep]
+            variants = [variants[i] for i in keep]
+            rows = [rows[i] for i in keep]
+        sketch = VariantList(None, None, [m for m, _ in rows], None, None, [], variants,
+                             [p for _, p in rows], len(index.sequences[key]))
+        positions[key] = sketch.positions
+        if found_indels := sketch.indel_variants():
+            indels[key] = found_indels
     if unscored:
         bad = [(k, h) in unscored for k, h in zip(entries["key"], entries["hgvs_p"])]
         entries.loc[bad, ["flag", "key"]] = ["multi_site", ""]
-        for k in {k for k, _ in unscored}:
-            texts[k] = [t for t in texts[k] if (k, t) not in unscored]
-            if texts[k]:
-                lists[k] = variant_list(k, proteins[k], texts[k], file)
-            else:
-                del texts[k], lists[k], proteins[k]
+    texts = {k: v for k, v in texts.items() if v}
+    positions = {k: positions[k] for k in texts}
+    proteins = {k: index.sequences[k] for k in texts}
+    lists = _LazyLists(texts, proteins, file)
 
     counts = {"records": records, "alleles": alleles, "symbolic_alleles": symbolic,
               "records_without_annotation": unannotated, "entries": len(entries)}
@@ -717,15 +741,19 @@ def plan_vcf(name: str, vcf_path, proteins_path, transcript_map=None,
     for flag, k in entries.loc[entries["flag"] != "", "flag"].value_counts().sort_index().items():
         counts[f"not_scored_{flag}"] = int(k)
 
+    warnings: list[str] = []
     if mismatch_examples:
-        _warn(warn, f"{file}: {counts['not_scored_reference_mismatch']} entries name a reference "
+        warnings.append(f"{file}: {counts['not_scored_reference_mismatch']} entries name a reference "
                     f"residue the protein FASTA does not have (not scored): "
                     + "; ".join(mismatch_examples))
     if transcripts_missing:
-        _warn(warn, f"{file}: {len(transcripts_missing)} of {len(transcripts_seen)} annotated "
+        warnings.append(f"{file}: {len(transcripts_missing)} of {len(transcripts_seen)} annotated "
                     f"transcripts are not in {proteins_path} (their entries are not scored), e.g. "
                     + ", ".join(sorted(transcripts_missing)[:3]))
-    return VcfPlan(name, file, ann.tag, proteins, lists, entries, counts)
+    for message in warnings:
+        _warn(warn, message)
+    return VcfPlan(name, file, ann.tag, proteins, lists, entries, counts, warnings,
+                   _positions=positions, _indels=indels)
 
 
 # -- the cache ----------------------------------------------------------------------------------
@@ -738,7 +766,8 @@ def save_plan(plan: VcfPlan, folder) -> None:
     tmp.mkdir()
     try:
         meta = {"version": PLAN_VERSION, "name": plan.name, "path": plan.path,
-                "annotation": plan.annotation, "counts": plan.counts, "proteins": plan.proteins,
+                "annotation": plan.annotation, "counts": plan.counts, "warnings": plan.warnings,
+                "proteins": plan.proteins,
                 "texts": plan.texts(), "positions": plan.positions(), "indels": plan.indels()}
         plan.entries.to_parquet(tmp / "entries.parquet", index=False)
         (tmp / "plan.json").write_text(json.dumps(meta), encoding="utf-8")
@@ -760,7 +789,8 @@ def load_plan(folder) -> VcfPlan:
     positions = {k: [int(x) for x in v] for k, v in meta["positions"].items()}
     return VcfPlan(meta["name"], meta["path"], meta["annotation"], meta["proteins"],
                    _LazyLists(meta["texts"], meta["proteins"], meta["path"]), entries,
-                   meta["counts"], positions, meta["indels"])
+                   meta["counts"], meta["warnings"], _positions=positions,
+                   _indels=meta["indels"])
 
 
 def _stat(path) -> list | None:
@@ -790,9 +820,13 @@ def cached_plan(name: str, vcf_path, proteins_path, transcript_map, cache_root,
     folder = Path(cache_root) / plan_key(vcf_path, proteins_path, transcript_map, {"name": name})
     if (folder / "plan.json").exists():
         try:
-            return load_plan(folder)
+            plan = load_plan(folder)
         except (OSError, ValueError, KeyError):
             pass  # an older or damaged plan: planned again
+        else:
+            for message in plan.warnings:
+                _warn(warn, message)
+            return plan
     plan = plan_vcf(name, vcf_path, proteins_path, transcript_map, warn)
     save_plan(plan, folder)
     return plan
