@@ -136,6 +136,26 @@ def test_vcf_without_proteins_or_with_a_missing_file_is_one_line(tmp_path, base_
     assert f"esm1v-scan: config key 'proteins': no such file: {tmp_path / 'pep.fa.gz'}" in err
 
 
+@pytest.mark.slow
+def test_dry_run_plans_the_vcf_jobs_and_biolm_leaves_indels_to_the_local_backend(tmp_path,
+                                                                                  base_config):
+    case = write_vep_case(tmp_path / "in")
+    config = {**base_config, "sequences": None, "vcf": {"cohort": str(case.vcf)},
+              "proteins": str(case.proteins)}
+    local = run_workflow(tmp_path / "local", config, "-n").stdout
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", local, re.M))
+    # GENEB's deletion and insertion: one indels job per model; one vcf_annotate
+    assert jobs["indels"] == str(len(MODELS)) and jobs["vcf_annotate"] == "1"
+    biolm = run_workflow(tmp_path / "biolm", {**config, "backend": "biolm"}, "-n").stdout
+    jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", biolm, re.M))
+    assert "indels" not in jobs and jobs["vcf_annotate"] == "1"
+    # the run's FASTA: written at parse time, the VCF proteins that need scoring
+    fasta = read_fasta(tmp_path / "local" / vcf_run.PROTEINS_FASTA)
+    assert [(p.id, p.description) for p in fasta] == [
+        ("ENSP00000000001.1", "GENEA (VCF cohort)"), ("ENSP00000000002.1", "GENEA (VCF cohort)"),
+        ("ENSP00000000004.1", "GENEB (VCF cohort)")]
+
+
 # -- end to end: a VEP and a SnpEff VCF in one run, against a protein-level run -------------------
 
 def _bcftools() -> str:

@@ -33,6 +33,8 @@ rule vcf_annotate:
         vcf=one_of(list(VCF_PLANS)),
     conda:
         "../../envs/base.yaml"
+    # not a local rule: a whole-exome VCF (a million records) is read, scored and written in a
+    # minute or two, a job for the cluster rather than the submit host
     resources:
         mem_mb=4000,
         runtime=60,
