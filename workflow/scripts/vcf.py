@@ -28,10 +28,9 @@ with rule_script(snakemake) as log:
     seqs = pd.read_csv(inp.sequences, sep="\t", dtype=str, keep_default_na=False,
                        usecols=["id", "name"])
     name_of = {i: n for i, n in zip(seqs["id"], seqs["name"]) if i in wanted}
-    rows = {}
+    names, rows = set(name_of.values()), {}
     for path in inp.ensembles:  # one shard at a time, only the VCF's proteins kept
-        rows.update({n: t for n, t in protein_rows(read_parquet(path)).items()
-                     if n in set(name_of.values())})
+        rows.update({n: t for n, t in protein_rows(read_parquet(path)).items() if n in names})
     columns = next(iter(rows.values())).columns if rows else (
         ["position", "wt", "mt"] + [f"score_{m}" for m in models] + ["score_mean"])
     empty = pd.DataFrame({c: pd.Series(dtype=float if c.startswith("score") else object)
