@@ -374,6 +374,19 @@ def test_reference_prefix_checked_against_the_fasta_id(tmp_path):
         _read(_write(tmp_path, "mutant\nTP53:p.Lys8Pro\n"))
 
 
+def test_a_substitution_to_selenocysteine_is_kept_not_scored(tmp_path):
+    """p.Arg42Sec names a real residue the model has no score for: the row stays, not scored,
+    with the reason, and the list's other rows are scored (it used to stop the list)."""
+    vl = _read(_write(tmp_path, "mutant\np.Arg42Sec\np.Ile3Val\n"))
+    assert vl.positions == [3]
+    tables, ens = _site_tables(vl.positions)
+    out = score_variants(vl, ens, MODELS)
+    assert out["scoring"].tolist() == [
+        "not_scored: a substitution to selenocysteine or pyrrolysine (the model has no such score)",
+        "masked_marginals"]
+    assert np.isnan(out["score_ensemble"].iloc[0]) and np.isfinite(out["score_ensemble"].iloc[1])
+
+
 def test_types_plans_and_scores_of_a_mixed_list(tmp_path):
     """Stop-gains take the minimum over the substitutions from the stop to the end, per model
     and from score_mean for the ensemble; indels take rule indels' tables (or are not scored

@@ -56,6 +56,7 @@ REASONS = {
     "start_lost": "start loss (no defined mutant protein)",
     "stop_lost": "stop loss (the extension's residues are not known)",
     "multi_site": "multi-site allele with a stop-gain or an indel",
+    "nonstandard_residue": "a substitution to selenocysteine or pyrrolysine (the model has no such score)",
     "biolm": "indels need the local backend",
 }
 
@@ -481,6 +482,8 @@ def _plan(variant: hgvs.ProteinVariant, muts: tuple[Mutation, ...], offset: int)
         return RowPlan("not_scored", reason=REASONS[vtype])
     if variant.multi_site:
         return RowPlan("not_scored", reason=REASONS["multi_site"])
+    if vtype in ("missense", "multi_missense"):  # to Sec (U) or Pyl (O): no column in a scan
+        return RowPlan("not_scored", reason=REASONS["nonstandard_residue"])
     edit = variant.edits[0]
     if vtype == "stop_gained":
         return RowPlan("stop", stop=edit.start - offset + 1)
