@@ -1,0 +1,531 @@
+"""The cost forecast printed at the start of a run and in a dry run: forward passes, FLOPs and the
+expected time of the scoring jobs still to run, per precision, on this machine.
+
+What it counts (:func:`count_passes`), per model and shard, as :class:`~esm1v_scan.scoring.local.LocalScorer`
+runs it:
+
+- masked-marginals: one forward pass per scored position (a masked copy; copies are stacked into
+  batches, but each copy is one pass here, as ``LocalScorer.forward_passes`` counts them), of
+  ``min(length, max_residues) + 2`` tokens: a protein longer than the context is scored on a window
+  of ``max_residues + 2`` tokens per site, in both ``long_windows`` modes.
+- wt-marginals: one unmasked pass per protein, or one per window of
+  :func:`~esm1v_scan.scoring.planning.wt_windows` for a protein longer than the context.
+
+FLOPs (:func:`pass_flop`; a multiply-add is 2 FLOP) from the architecture in the checkpoint's
+``args`` (read without torch, :func:`read_arch`), else the published ESM-1v shape (33 layers,
+embed E = 1280, FFN F = 5120, 20 heads, V = 33 tokens). For a pass of T tokens, one layer costs
+``T (8 E^2 + 4 E F) + 4 T^2 E`` (q, k, v and output projections, the two FFN matrices, then
+q k^T and attention x v). fair-esm's plain forward (wt-marginals, ``fast_path: false``) runs every
+layer at every token and the LM head (``2 E^2 + 2 E V`` per token) at every token. The fast
+masked-marginal forward runs the last layer's keys and values at every token (``4 T E^2``) but its
+query, output, FFN, attention and the head at the masked token only.
+
+Time: FLOPs over the rate a calibration measured (:func:`calibrate`): a forward of a
+random-weight model of the same width (at most 2 layers: one whole, one last) through the same
+scorer, at the plan's typical window and batch size, about 0.5-2 s per precision; cached per
+machine (CPU model, CPU count, threads, torch version, shape) in
+``$XDG_CACHE_HOME/esm1v-scan/calibration.json`` (default ``~/.cache``). An unreadable cache is
+measured again. Not counted: starting a job and loading its checkpoint (seconds per job), the
+score cache's hits (a protein scored before costs nothing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import math
+import os
+import pickle
+import platform
+import statistics
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from esm1v_scan.files import write_text
+from esm1v_scan.scoring.planning import wt_windows
+
+#: bump when the calibration measures something else: older cache entries are then ignored
+CALIBRATION_VERSION = 1
+VOCAB = 33  # ESM-1v's alphabet
+
+
+@dataclass(frozen=True)
+class Arch:
+    layers: int
+    embed_dim: int
+    ffn_dim: int
+    heads: int
+    source: str = "ESM-1v shape"
+
+
+#: the published ESM-1v models (all five): esm1v_t33_650M_UR90S_*
+ESM1V_ARCH = Arch(33, 1280, 5120, 20)
+
+
+# -- the architecture of a checkpoint, without torch -----------------------------------------------
+class _Stub:
+    """Stands for every torch object in a checkpoint's pickle (tensors, storages): nothing is run."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+class _ArgsUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) == ("argparse", "Namespace"):
+            return argparse.Namespace
+        if (module, name) == ("collections", "OrderedDict"):
+            import collections
+
+            return collections.OrderedDict
+        return _Stub
+
+    def persistent_load(self, pid):
+        return None
+
+
+def _checkpoint_object(path: Path):
+    """The pickled object of a torch checkpoint, tensors replaced by stubs (no data read)."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            name = next(n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl")
+            with zf.open(name) as fh:
+                return _ArgsUnpickler(fh).load()
+    with open(path, "rb") as fh:  # legacy format: magic, protocol, sys info, then the object
+        for _ in range(3):
+            _ArgsUnpickler(fh).load()
+        return _ArgsUnpickler(fh).load()
+
+
+def read_arch(path) -> Arch | None:
+    """Layers, widths and heads from an ESM-1v checkpoint's ``args`` (None when unreadable)."""
+    try:
+        obj = _checkpoint_object(Path(path))
+        a = vars(obj["args"])
+        embed = int(a["encoder_embed_dim"])
+        return Arch(int(a["encoder_layers"]), embed, int(a.get("encoder_ffn_embed_dim") or 4 * embed),
+                    int(a["encoder_attention_heads"]), "checkpoint args")
+    except Exception:  # noqa: BLE001 - any unreadable file: the caller falls back to ESM-1v's shape
+        return None
+
+
+# -- counting ----------------------------------------------------------------------------------------
+def layer_flop(arch: Arch, tokens: int) -> float:
+    """One transformer layer over ``tokens`` tokens: projections, FFN, q k^T and attention x v."""
+    e, f = arch.embed_dim, arch.ffn_dim
+    return tokens * (8 * e * e + 4 * e * f) + 4 * tokens * tokens * e
+
+
+def pass_flop(arch: Arch, tokens: int, fast: bool) -> float:
+    """FLOPs of one forward pass of ``tokens`` tokens (``fast``: the masked-marginal forward that
+    computes the last layer's output and the head at the masked token only)."""
+    e, f, t = arch.embed_dim, arch.ffn_dim, tokens
+    head = 2 * e * e + 2 * e * VOCAB
+    if not fast:
+        return arch.layers * layer_flop(arch, t) + t * head
+    last = 4 * t * e * e + (4 * e * e + 4 * e * f) + 4 * t * e
+    return (arch.layers - 1) * layer_flop(arch, t) + last + head
+
+
+def count_passes(proteins: Iterable[tuple[int, int]], strategy: str, max_residues: int) -> Counter:
+    """Forward passes by token count, ``{tokens: passes}``, for ``(length, positions to score)``
+    per protein (see the module's docstring)."""
+    out: Counter = Counter()
+    for length, n_positions in proteins:
+        tokens = min(length, max_residues) + 2
+        if strategy == "masked-marginals":
+            if n_positions:
+                out[tokens] += n_positions
+        else:
+            out[tokens] += len(wt_windows(length, max_residues))
+    return out
+
+
+def total_flop(passes: Counter, arch: Arch, fast: bool) -> float:
+    return sum(n * pass_flop(arch, t, fast) for t, n in passes.items())
+
+
+# -- calibration -------------------------------------------------------------------------------------
+def cache_file() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "esm1v-scan" / "calibration.json"
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def gpu_name() -> str | None:
+    """The first NVIDIA GPU's name from the driver's files (no torch), None without one."""
+    root = Path("/proc/driver/nvidia/gpus")
+    try:
+        for info in sorted(root.glob("*/information")):
+            for line in info.read_text().splitlines():
+                if line.startswith("Model:"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def torch_version() -> str:
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
+def bucket(tokens: float) -> int:
+    """The calibration length for a plan whose passes average ``tokens`` tokens: the nearest power
+    of 2 from 32 to 512 (longer windows are scaled by their FLOPs)."""
+    k = round(math.log2(max(tokens, 1)))
+    return int(min(max(2 ** k, 32), 512))
+
+
+@dataclass
+class Measure:
+    flop_per_s: float
+    seconds: float  # what the calibration itself took
+    how: str  # "forward" or "matmul ratio"
+
+
+def load_cache(path: Path) -> dict:
+    """The cache's entries; {} for a missing, unreadable or corrupt file (then measured again)."""
+    try:
+        data = json.loads(path.read_text())
+        entries = data["entries"]
+        if data.get("version") != CALIBRATION_VERSION or not isinstance(entries, dict):
+            return {}
+        return {k: Measure(**v) for k, v in entries.items()
+                if isinstance(v, dict) and float(v.get("flop_per_s", 0)) > 0}
+    except Exception:  # noqa: BLE001 - corrupt in any way: measure again
+        return {}
+
+
+def save_cache(path: Path, entries: dict) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = load_cache(path)  # another run may have added entries meanwhile
+        fresh.update(entries)
+        write_text(path, json.dumps({"version": CALIBRATION_VERSION,
+                                     "entries": {k: asdict(v) for k, v in fresh.items()}},
+                                    indent=1, sort_keys=True) + "\n")
+    except OSError:  # a read-only home: measure again next time
+        pass
+
+
+def _model(arch: Arch, layers: int):
+    import esm
+
+    from esm1v_scan.scoring.models import LoadedModel
+
+    alphabet = esm.Alphabet.from_architecture("roberta_large")
+    args = argparse.Namespace(layers=layers, embed_dim=arch.embed_dim, ffn_embed_dim=arch.ffn_dim,
+                              attention_heads=arch.heads, max_positions=1024, token_dropout=True,
+                              dropout=0.0, attention_dropout=0.0, activation_dropout=0.0,
+                              final_bias=True, arch="roberta_large")
+    model = esm.ProteinBertModel(args, alphabet).eval()
+    return LoadedModel("calibration", model, alphabet, "random weights", "calibration")
+
+
+def has_kernels(precision: str, device: str) -> bool:
+    """Whether this device multiplies matrices in ``precision`` at speed: GPUs do all three; a
+    CPU does fp32, and bf16 where oneDNN has kernels for it (AVX512-BF16, AMX, AVX512)."""
+    if device != "cpu" or precision == "fp32":
+        return True
+    if precision == "fp16":
+        return False
+    import torch
+
+    from esm1v_scan.scoring.fast_forward import onednn_available
+
+    return onednn_available(torch.bfloat16)
+
+
+def _mm_rate(dtype, n: int, device: str) -> float:
+    import torch
+
+    a = torch.randn(64, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    torch.mm(a, b)
+    best = math.inf
+    for _ in range(2):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * 64 * n * n / best
+
+
+def measure(arch: Arch, tokens: int, precision: str, device: str, threads: int, strategy: str,
+            fast: bool, batch_size) -> Measure:
+    """FLOP/s of this scorer at this shape, precision and thread count, measured (see module)."""
+    import torch
+
+    from esm1v_scan.scoring.fast_forward import DTYPES
+    from esm1v_scan.scoring.local import LocalScorer
+
+    started = time.perf_counter()
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads))
+    try:
+        if not has_kernels(precision, device):
+            # no matrix kernels (bf16/fp16 on an AVX2 CPU): a forward would take minutes; scale
+            # the fp32 forward by the two precisions' matrix-multiply rates
+            base = measure(arch, tokens, "fp32", device, threads, strategy, fast, batch_size)
+            n = min(arch.embed_dim, 512)
+            ratio = _mm_rate(DTYPES[precision], n, device) / _mm_rate(torch.float32, n, device)
+            return Measure(base.flop_per_s * ratio, time.perf_counter() - started, "matmul ratio")
+        layers = min(arch.layers, 2)
+        small = Arch(layers, arch.embed_dim, arch.ffn_dim, arch.heads)
+        torch.manual_seed(0)
+        scorer = LocalScorer(_model(arch, layers), device, batch_size, precision, fast=fast)
+        length = tokens - 2
+        sequence = ("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWUAG" * 4)[:length]
+        if strategy == "masked-marginals":
+            batch = min(length, scorer._batch_size_for(length))
+            run = lambda: scorer.masked_marginals(sequence, list(range(1, batch + 1)))  # noqa: E731
+            flop = batch * pass_flop(small, tokens, scorer.fast is not None)
+        else:
+            run = lambda: scorer.wt_marginals(sequence)  # noqa: E731
+            flop = pass_flop(small, tokens, False)
+        run()  # warm-up: kernels chosen, weights cast, caches filled
+        times = []
+        while len(times) < 3 and (len(times) < 1 or sum(times) < 1.0):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            run()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - t0)
+        return Measure(flop / statistics.median(times), time.perf_counter() - started, "forward")
+    finally:
+        torch.set_num_threads(before)
+
+
+def calibrated(arch: Arch, tokens: int, precision: str, device: str, threads: int, strategy: str,
+               fast: bool, batch_size, cache: Path | None = None,
+               measure_fn: Callable[..., Measure] = measure) -> tuple[Measure, bool]:
+    """(the rate, whether it was measured now): from the cache when it has this machine, shape
+    and setting, else measured and stored."""
+    where = f"cpu:{cpu_name()}:{os.cpu_count()} cpus:{threads} threads" if device == "cpu" else \
+        f"cuda:{gpu_name()}"
+    path = "fast" if (fast and strategy == "masked-marginals") else "plain"
+    key = "|".join(str(x) for x in (
+        where, f"torch {torch_version()}",
+        f"{arch.embed_dim}x{arch.ffn_dim}x{arch.heads}x{min(arch.layers, 2)}",
+        strategy, path, f"T={tokens}", f"batch={batch_size}", precision))
+    cache = cache or cache_file()
+    entries = load_cache(cache)
+    if key in entries:
+        return entries[key], False
+    got = measure_fn(arch, tokens, precision, device, threads, strategy, fast, batch_size)
+    save_cache(cache, {key: got})
+    return got, True
+
+
+# -- H100 from published figures ---------------------------------------------------------------------
+#: H100 SXM dense peaks from NVIDIA's data sheet, FLOP/s (fp32 without TF32: torch's default)
+H100_PEAK = {"fp32": 67e12, "bf16": 989e12, "fp16": 989e12}
+#: the share of the peak assumed for a forward pass (not measured)
+H100_USE = 0.4
+
+
+# -- the line ----------------------------------------------------------------------------------------
+def duration(seconds: float) -> str:
+    if seconds < 0.1:
+        return "<0.1 s"
+    if seconds < 10:
+        return f"~{seconds:.1f} s"
+    if seconds < 90:
+        return f"~{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
+def flops(x: float) -> str:
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if x >= scale:
+            return f"{x / scale:,.{0 if x >= 100 * scale else 1}f} {unit}"
+    return f"{x:,.0f} FLOP"
+
+
+@dataclass
+class Plan:
+    """What the forecast counts: per (model, shard) still to run, its passes by token count."""
+
+    models: list[str]
+    positions: int  # positions scored per model over the shards still to run
+    proteins: int
+    passes: dict  # model -> Counter {tokens: passes}
+    sites: dict  # model -> positions per protein still to score (BioLM: items)
+    jobs: int  # (model, shard) jobs still to run
+    jobs_total: int
+
+
+def make_plan(models: list[str], shards, positions_of: Callable, strategy: str, max_residues: int,
+              done: Callable[[str, str], bool] = lambda m, s: False) -> Plan:
+    """``shards``: planning.Shard objects; ``positions_of(protein)``: how many positions it scores;
+    ``done(model, shard_id)``: whether that job has its output already (not counted)."""
+    per_shard = {s.id: count_passes(((p.length, positions_of(p)) for p in s.proteins), strategy,
+                                    max_residues) for s in shards}
+    passes: dict = {m: Counter() for m in models}
+    sites: dict = {m: [] for m in models}
+    jobs, seen_shards = 0, set()
+    for m in models:
+        for s in shards:
+            if done(m, s.id):
+                continue
+            jobs += 1
+            passes[m].update(per_shard[s.id])
+            sites[m] += [positions_of(p) for p in s.proteins]
+            seen_shards.add(s.id)
+    todo = [s for s in shards if s.id in seen_shards]
+    return Plan(models, sum(positions_of(p) for s in todo for p in s.proteins),
+                sum(len(s.proteins) for s in todo), passes, sites, jobs, len(models) * len(shards))
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 'es' if word.endswith('s') else 's'}"
+
+
+def _head(plan: Plan, strategy: str, flop: float) -> str:
+    n_passes = sum(sum(c.values()) for c in plan.passes.values())
+    masked = strategy == "masked-marginals"
+    what = plural(plan.positions, "position") if masked else plural(plan.proteins, "protein")
+    kind = "masked pass" if masked else "unmasked pass"
+    head = f"{plural(len(plan.models), 'model')} x {what} ({plural(n_passes, kind)}, {flops(flop)})"
+    if plan.jobs < plan.jobs_total:
+        head += f", {plan.jobs} of {plan.jobs_total} scoring jobs (the others have their tables)"
+    return head
+
+
+@dataclass
+class Estimate:
+    """The forecast of the local backend: FLOPs, and seconds per (where, precision)."""
+
+    flop: float
+    seconds: dict  # (where, precision) -> seconds; where: "cpu", "cuda" or "h100"
+    how: dict  # (where, precision) -> "forward", "matmul ratio" or "published peak"
+
+
+def estimate(plan: Plan, archs: dict, strategy: str, precision: str, device: str, threads: int,
+             fast: bool, batch_size, gpu_here: str | None = None, cache: Path | None = None,
+             measure_fn: Callable[..., Measure] = measure) -> Estimate:
+    """Seconds of the plan's passes: on this machine's GPU when the jobs take one and it has one,
+    on this CPU otherwise (fp32, and bf16 where it has bf16 kernels or is configured), and on one
+    H100 from its published peak."""
+    fast = fast and strategy == "masked-marginals"
+    flop = sum(total_flop(plan.passes[m], archs[m], fast) for m in plan.models)
+    all_passes: Counter = Counter()
+    for c in plan.passes.values():
+        all_passes.update(c)
+    mean_tokens = sum(t * n for t, n in all_passes.items()) / max(1, sum(all_passes.values()))
+    tokens = bucket(mean_tokens)
+    arch = archs[plan.models[0]]
+    seconds, how = {}, {}
+    if device == "cuda" or (device == "auto" and gpu_here):
+        if gpu_here:
+            for prec in [precision] + (["bf16"] if precision == "fp32" else []):
+                rate, _ = calibrated(arch, tokens, prec, "cuda", threads, strategy, fast, batch_size,
+                                     cache, measure_fn)
+                seconds["cuda", prec], how["cuda", prec] = flop / rate.flop_per_s, rate.how
+    else:
+        precisions = ["fp32"]
+        if precision == "bf16" or (precision == "fp32" and has_kernels("bf16", "cpu")):
+            precisions.append("bf16")
+        for prec in precisions:
+            rate, _ = calibrated(arch, tokens, prec, "cpu", threads, strategy, fast, batch_size,
+                                 cache, measure_fn)
+            seconds["cpu", prec], how["cpu", prec] = flop / rate.flop_per_s, rate.how
+    if ("cuda", precision) not in seconds:
+        for prec in ["fp32", "bf16"] if precision != "fp16" else ["fp16"]:
+            seconds["h100", prec] = flop / (H100_PEAK[prec] * H100_USE)
+            how["h100", prec] = "published peak"
+    return Estimate(flop, seconds, how)
+
+
+def local_line(plan: Plan, archs: dict, strategy: str, precision: str, device: str, threads: int,
+               fast: bool, batch_size, gpu_here: str | None = None, cache: Path | None = None,
+               measure_fn: Callable[..., Measure] = measure) -> str:
+    """The forecast line of the local backend (see the module's docstring)."""
+    if plan.jobs == 0:
+        return f"esm1v-scan: forecast: nothing to score (all {plan.jobs_total} scoring jobs have their tables)"
+    est = estimate(plan, archs, strategy, precision, device, threads, fast, batch_size, gpu_here,
+                   cache, measure_fn)
+    parts = []
+    for where, label in (("cuda", f"on this GPU ({gpu_here})"),
+                         ("cpu", f"on this CPU ({threads} thread{'s' if threads != 1 else ''} per job)"),
+                         ("h100", f"on one H100 (its published peak at {H100_USE:.0%} use, not measured)")):
+        times = []
+        for (w, prec), sec in est.seconds.items():
+            if w == where:
+                note = " (no bf16 matrix kernels on this CPU)" if est.how[w, prec] == "matmul ratio" else ""
+                times.append(f"{duration(sec)} {prec}{note}")
+        if times:
+            parts.append(f"{', '.join(times)} {label}")
+    return f"esm1v-scan: forecast: {_head(plan, strategy, est.flop)}: {'; '.join(parts)}"
+
+
+#: seconds one BioLM request is assumed to take (not measured; BioLM publishes no latency)
+BIOLM_REQUEST_S = 2.0
+
+
+def biolm_line(plan: Plan, settings) -> str:
+    """The forecast line of the BioLM backend: requests, and the time at ``max_in_flight``
+    requests at once, each taking :data:`BIOLM_REQUEST_S` (assumed: BioLM publishes no latency;
+    its rate limit, ``GET {base}/schema/{slug}/predict/``, is not read offline)."""
+    if plan.jobs == 0:
+        return f"esm1v-scan: forecast: nothing to score (all {plan.jobs_total} scoring jobs have their tables)"
+    per = int(settings.items_per_request)
+    requests = {m: sum(-(-n // per) for n in plan.sites[m]) for m in plan.models}
+    if settings.endpoint == "all":
+        # one esm1v-all request answers the five models: with a response cache the model jobs
+        # share it, without one each model job asks again
+        total = max(requests.values()) if settings.response_cache else sum(requests.values())
+        how = "esm1v-all, shared by the model jobs" if settings.response_cache else \
+            "esm1v-all, no response cache: each model job asks again"
+    else:
+        total = sum(requests.values())
+        how = "esm1v-n1..n5, one request per model"
+    jobs = len(plan.models) if settings.endpoint != "all" or not settings.response_cache else 1
+    seconds = math.ceil(total / (int(settings.max_in_flight) * jobs)) * BIOLM_REQUEST_S
+    return (f"esm1v-scan: forecast: {plural(len(plan.models), 'model')} x "
+            f"{plural(plan.positions, 'position')} "
+            f"via BioLM: {total:,} requests of up to {per} items ({how}); {duration(seconds)} at "
+            f"{settings.max_in_flight} requests in flight per job and an assumed "
+            f"{BIOLM_REQUEST_S:.0f} s per request (not measured; BioLM's rate limit can make it longer)")
+
+
+def forecast_line(config: dict, shards, positions_of: Callable, threads: int,
+                  done: Callable[[str, str], bool], cache: Path | None = None,
+                  measure_fn: Callable[..., Measure] = measure) -> str:
+    """The run's forecast line, from its config and shards (rules/common.smk prints it)."""
+    models = list(config["models"])
+    plan = make_plan(models, shards, positions_of, config["strategy"], config["max_residues"], done)
+    if config["backend"] == "biolm":
+        from esm1v_scan.scoring.biolm import BiolmSettings
+
+        return biolm_line(plan, BiolmSettings.from_config(config.get("biolm")))
+    archs = {}
+    for m in models:
+        path = Path(config["model_dir"] or ".") / f"{m}.pt"
+        archs[m] = (read_arch(path) if config["model_dir"] and path.exists() else None) or ESM1V_ARCH
+    return local_line(plan, archs, config["strategy"], config["precision"], config["device"],
+                      threads, bool(config.get("fast_path", True)), config["batch_size"],
+                      gpu_name(), cache, measure_fn)
