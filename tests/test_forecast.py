@@ -78,6 +78,24 @@ def test_esm1v_pass_is_about_two_flop_per_parameter_and_token():
     assert 9e9 < plain - fc.pass_flop(fc.ESM1V_ARCH, 302, fast=True) < 13e9
 
 
+def test_batches_are_the_scorers_own(tiny_model):
+    """Copies per forward call as LocalScorer picks them on a CPU (fast and plain forward, auto
+    and a set batch size), and the calls of a plan: ceil(sites / copies) per protein that fits,
+    one per site of a longer one."""
+    for fast in (True, False):
+        for batch_size in ("auto", 7):
+            scorer = LocalScorer(tiny_model, "cpu", batch_size, "fp32", fast=fast)
+            for length in (10, 100, 300, 1022):
+                assert fc.batch_copies(length + 2, "masked-marginals", batch_size, fast) == \
+                    scorer._batch_size_for(length), (fast, batch_size, length)
+    assert fc.batch_copies(302, "wt-marginals", "auto", True) == 1
+    # 100 residues: 512 // 102 + 1 = 6 copies, 100 sites in 17 calls; 30 residues with 4 sites:
+    # 16 copies, one call; 250 residues over a context of 200, 50 sites: 50 calls of 202 tokens
+    calls = fc.count_batches([(100, 100), (30, 4), (250, 50)], "masked-marginals", 200,
+                             lambda t: fc.batch_copies(t, "masked-marginals", "auto", True))
+    assert calls == Counter({102: 17, 32: 1, 202: 50})
+
+
 # -- the checkpoint's shape ----------------------------------------------------------------------
 def test_arch_read_from_checkpoints_without_loading_them(tmp_path):
     new = tmp_path / "new.pt"
@@ -179,25 +197,40 @@ def test_biolm_line_counts_requests_by_hand():
 # -- forecast against a real scan ----------------------------------------------------------------
 def test_forecast_is_within_2x_of_a_real_scoring_job(tmp_path):
     """A tiny model (2 layers, width 64) scans two proteins (228 and 22 residues) through the
-    scoring job's own function; the forecast from a fresh calibration is within 2x of the time
-    the job took."""
+    scoring job's own function (no score cache); the forecast from a fresh calibration is within
+    2x of the time the job took. Three rounds of (calibration, job), the median ratio: other
+    processes on a shared machine slow either of them down now and then."""
     name = MODELS[0]
     write_tiny_models(tmp_path / "models", [name], layers=2, embed_dim=64, heads=4)
     prots = proteins(a=UBC * 3, b="MKTAYIAKQRQISFVKSHFSRQ")
     shards = assign_shards(prots, 200000)
-    plan = fc.make_plan([name], shards, lambda p: p.length, "masked-marginals", 1022)
+    plan = fc.make_plan([name], shards, lambda p: p.length, "masked-marginals", 1022,
+                        copies=lambda t: fc.batch_copies(t, "masked-marginals", "auto", True))
+    assert sum(plan.passes[name].values()) == 250
+    # 228 sites in batches of 3 copies (230 tokens: 512 // 230 + 1), 22 sites in one batch
+    assert plan.batches[name] == Counter({230: 76, 24: 1})
     arch = fc.read_arch(tmp_path / "models" / f"{name}.pt")
+    loaded = load_model(name, tmp_path / "models", offline=True)
+    # one thread, as the workflow's tests run their jobs (two on a shared 2-core machine wait
+    # on each other whenever another process takes a core)
     threads = torch.get_num_threads()
-    est = fc.estimate(plan, {name: arch}, "masked-marginals", "fp32", "cpu", threads, True, "auto",
-                      cache=tmp_path / "calibration.json")
-    forecast = est.seconds["cpu", "fp32"]
-    scorer = LocalScorer(load_model(name, tmp_path / "models", offline=True), "cpu", "auto", "fp32")
-    t0 = time.perf_counter()
-    run_scoring_job(scorer, prots, {p.name: list(range(1, p.length + 1)) for p in prots},
-                    "masked-marginals", ScoreCache(None), 1022)
-    real = time.perf_counter() - t0
-    assert scorer.forward_passes == 250 == sum(plan.passes[name].values())
-    assert 0.5 < real / forecast < 2, f"forecast {forecast:.2f} s, real {real:.2f} s"
+    torch.set_num_threads(1)
+    rounds = []
+    try:
+        for k in range(3):
+            est = fc.estimate(plan, {name: arch}, "masked-marginals", "fp32", "cpu", 1, True, "auto",
+                              cache=tmp_path / f"calibration{k}.json")
+            scorer = LocalScorer(loaded, "cpu", "auto", "fp32")
+            t0 = time.perf_counter()
+            run_scoring_job(scorer, prots, {p.name: list(range(1, p.length + 1)) for p in prots},
+                            "masked-marginals", ScoreCache(None), 1022)
+            rounds.append((est.seconds["cpu", "fp32"], time.perf_counter() - t0))
+            assert scorer.forward_passes == 250
+    finally:
+        torch.set_num_threads(threads)
+    ratios = sorted(real / forecast for forecast, real in rounds)
+    print("forecast, real (s):", [(round(f, 2), round(r, 2)) for f, r in rounds])
+    assert 0.5 < ratios[1] < 2, rounds
 
 
 # -- fp16 on a CPU -------------------------------------------------------------------------------

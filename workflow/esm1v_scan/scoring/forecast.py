@@ -20,9 +20,13 @@ layer at every token and the LM head (``2 E^2 + 2 E V`` per token) at every toke
 masked-marginal forward runs the last layer's keys and values at every token (``4 T E^2``) but its
 query, output, FFN, attention and the head at the masked token only.
 
-Time: FLOPs over the rate a calibration measured (:func:`calibrate`): a forward of a
-random-weight model of the same width (at most 2 layers: one whole, one last) through the same
-scorer, at the plan's typical window and batch size, about 0.5-2 s per precision; cached per
+Time: FLOPs over the rate a calibration measured, plus a fixed time per forward call times the
+calls (:func:`measure`, :func:`count_batches`): the scorer itself runs a random-weight model of
+the same width (at most 2 layers: one whole, one last) at the plan's typical window (its
+passes' median token count, on a grid 9% apart), with one masked copy and with the batch the scan
+uses at that length; the two times give
+the rate and the per-call time (which is what a tiny model's scan spends most on). About 0.5-4 s
+per precision at ESM-1v's width on 2 cores; cached per
 machine (CPU model, CPU count, threads, torch version, shape) in
 ``$XDG_CACHE_HOME/esm1v-scan/calibration.json`` (default ``~/.cache``). An unreadable cache is
 measured again. Not counted: starting a job and loading its checkpoint (seconds per job), the
@@ -50,7 +54,7 @@ from esm1v_scan.files import write_text
 from esm1v_scan.scoring.planning import wt_windows
 
 #: bump when the calibration measures something else: older cache entries are then ignored
-CALIBRATION_VERSION = 1
+CALIBRATION_VERSION = 2
 VOCAB = 33  # ESM-1v's alphabet
 
 
@@ -149,6 +153,34 @@ def count_passes(proteins: Iterable[tuple[int, int]], strategy: str, max_residue
     return out
 
 
+def batch_copies(tokens: int, strategy: str, batch_size, fast: bool, device: str = "cpu") -> int:
+    """Masked copies per forward pass, as :meth:`LocalScorer._batch_size_for
+    <esm1v_scan.scoring.local.LocalScorer._batch_size_for>` picks them (on a GPU its memory rule
+    is not known before the job: the ~64k tokens per pass it caps at)."""
+    if strategy != "masked-marginals":
+        return 1
+    if batch_size != "auto":
+        return max(1, int(batch_size))
+    if device == "cuda":
+        return max(1, 65536 // tokens)
+    return -(-512 // tokens) if fast else max(1, 1024 // tokens)
+
+
+def count_batches(proteins: Iterable[tuple[int, int]], strategy: str, max_residues: int,
+                  copies: Callable[[int], int]) -> Counter:
+    """Forward calls by token count: a protein that fits is cut into ``ceil(sites / copies)``
+    equal batches, as the scorer cuts it; each site of a longer protein is counted as a call of
+    its own (most have a window of their own; an upper bound)."""
+    out: Counter = Counter()
+    for length, n_positions in proteins:
+        tokens = min(length, max_residues) + 2
+        if strategy != "masked-marginals":
+            out[tokens] += len(wt_windows(length, max_residues))
+        elif n_positions:
+            out[tokens] += n_positions if length > max_residues else -(-n_positions // copies(tokens))
+    return out
+
+
 def total_flop(passes: Counter, arch: Arch, fast: bool) -> float:
     return sum(n * pass_flop(arch, t, fast) for t, n in passes.items())
 
@@ -190,17 +222,29 @@ def torch_version() -> str:
 
 
 def bucket(tokens: float) -> int:
-    """The calibration length for a plan whose passes average ``tokens`` tokens: the nearest power
-    of 2 from 32 to 512 (longer windows are scaled by their FLOPs)."""
-    k = round(math.log2(max(tokens, 1)))
-    return int(min(max(2 ** k, 32), 512))
+    """The calibration length for a plan whose typical pass has ``tokens`` tokens: the nearest
+    point of a grid 9% apart (2^(k/8)), from 32 to 1,024 tokens, so that plans of similar lengths
+    share a calibration while each is measured at nearly its own shape and batch."""
+    k = round(8 * math.log2(min(max(tokens, 32), 1024)))
+    return int(round(2 ** (k / 8)))
+
+
+def typical_tokens(passes: Counter) -> int:
+    """The passes-weighted median token count."""
+    total, seen = sum(passes.values()), 0
+    for tokens in sorted(passes):
+        seen += passes[tokens]
+        if 2 * seen >= total:
+            return tokens
+    return 32
 
 
 @dataclass
 class Measure:
-    flop_per_s: float
+    flop_per_s: float  # the rate of the passes' FLOPs
     seconds: float  # what the calibration itself took
     how: str  # "forward" or "matmul ratio"
+    batch_s: float = 0.0  # the time of one forward call besides its FLOPs (Python, small ops)
 
 
 def load_cache(path: Path) -> dict:
@@ -270,6 +314,12 @@ def _mm_rate(dtype, n: int, device: str) -> float:
     return 2 * 64 * n * n / best
 
 
+def lower_quartile(times: list[float]) -> float:
+    """The time a call takes when the machine is not busy with something else (other processes
+    come and go on a shared machine): the lower quartile, not the mean."""
+    return statistics.quantiles(times, n=4, method="inclusive")[0] if len(times) > 1 else times[0]
+
+
 def measure(arch: Arch, tokens: int, precision: str, device: str, threads: int, strategy: str,
             fast: bool, batch_size) -> Measure:
     """FLOP/s of this scorer at this shape, precision and thread count, measured (see module)."""
@@ -288,31 +338,44 @@ def measure(arch: Arch, tokens: int, precision: str, device: str, threads: int, 
             base = measure(arch, tokens, "fp32", device, threads, strategy, fast, batch_size)
             n = min(arch.embed_dim, 512)
             ratio = _mm_rate(DTYPES[precision], n, device) / _mm_rate(torch.float32, n, device)
-            return Measure(base.flop_per_s * ratio, time.perf_counter() - started, "matmul ratio")
+            return Measure(base.flop_per_s * ratio, time.perf_counter() - started, "matmul ratio",
+                           base.batch_s)
         layers = min(arch.layers, 2)
         small = Arch(layers, arch.embed_dim, arch.ffn_dim, arch.heads)
         torch.manual_seed(0)
         scorer = LocalScorer(_model(arch, layers), device, batch_size, precision, fast=fast)
         length = tokens - 2
         sequence = ("MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKALRPDEDRLSPLHSVYVDQWDWERVMGDGERQFSTLKSTVEAIWAGIKATEAAVSEEFGLAPFLPDQIHFVHSQELLSRYPDLDAKGRERAIAKDLGAVFLVGIGGKLSDGHRHDVRAPDYDDWUAG" * 4)[:length]
+        fast_pass = strategy == "masked-marginals" and scorer.fast is not None
         if strategy == "masked-marginals":
             batch = min(length, scorer._batch_size_for(length))
-            run = lambda: scorer.masked_marginals(sequence, list(range(1, batch + 1)))  # noqa: E731
-            flop = batch * pass_flop(small, tokens, scorer.fast is not None)
+            runs = {n: (lambda n=n: scorer.masked_marginals(sequence, list(range(1, n + 1))))
+                    for n in sorted({1, batch})}
         else:
-            run = lambda: scorer.wt_marginals(sequence)  # noqa: E731
-            flop = pass_flop(small, tokens, False)
-        run()  # warm-up: kernels chosen, weights cast, caches filled
-        times = []
-        while len(times) < 3 and (len(times) < 1 or sum(times) < 1.0):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            run()
-            if device == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
-        return Measure(flop / statistics.median(times), time.perf_counter() - started, "forward")
+            batch = 1
+            runs = {1: lambda: scorer.wt_marginals(sequence)}
+        for run in runs.values():
+            run()  # warm-up: kernels chosen for the shape, weights cast, caches filled
+        times: dict = {n: [] for n in runs}
+        # small models take milliseconds per call, noisy: repeat for half a second (at most 50)
+        while len(times[batch]) < 50 and (len(times[batch]) < 1 or sum(map(sum, times.values())) < 0.5):
+            for n, run in runs.items():
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                run()
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                times[n].append(time.perf_counter() - t0)
+        one_pass = pass_flop(small, tokens, fast_pass)
+        t_batch = lower_quartile(times[batch])
+        if batch == 1:
+            return Measure(one_pass / t_batch, time.perf_counter() - started, "forward")
+        # two points, 1 and `batch` copies: t = batch_s + copies x (one copy's FLOPs / rate)
+        per_copy = (t_batch - lower_quartile(times[1])) / (batch - 1)
+        per_copy = min(max(per_copy, 0.2 * t_batch / batch), t_batch / batch)  # noise: keep it sane
+        batch_s = t_batch - batch * per_copy
+        return Measure(one_pass / per_copy, time.perf_counter() - started, "forward", batch_s)
     finally:
         torch.set_num_threads(before)
 
@@ -373,18 +436,25 @@ class Plan:
     positions: int  # positions scored per model over the shards still to run
     proteins: int
     passes: dict  # model -> Counter {tokens: passes}
+    batches: dict  # model -> Counter {tokens: forward calls}
     sites: dict  # model -> positions per protein still to score (BioLM: items)
     jobs: int  # (model, shard) jobs still to run
     jobs_total: int
 
 
 def make_plan(models: list[str], shards, positions_of: Callable, strategy: str, max_residues: int,
-              done: Callable[[str, str], bool] = lambda m, s: False) -> Plan:
+              done: Callable[[str, str], bool] = lambda m, s: False,
+              copies: Callable[[int], int] = lambda tokens: 1) -> Plan:
     """``shards``: planning.Shard objects; ``positions_of(protein)``: how many positions it scores;
-    ``done(model, shard_id)``: whether that job has its output already (not counted)."""
-    per_shard = {s.id: count_passes(((p.length, positions_of(p)) for p in s.proteins), strategy,
-                                    max_residues) for s in shards}
+    ``done(model, shard_id)``: whether that job has its output already (not counted);
+    ``copies(tokens)``: masked copies per forward call (:func:`batch_copies`)."""
+    per_shard, per_shard_calls = {}, {}
+    for s in shards:
+        sites = [(p.length, positions_of(p)) for p in s.proteins]
+        per_shard[s.id] = count_passes(sites, strategy, max_residues)
+        per_shard_calls[s.id] = count_batches(sites, strategy, max_residues, copies)
     passes: dict = {m: Counter() for m in models}
+    batches: dict = {m: Counter() for m in models}
     sites: dict = {m: [] for m in models}
     jobs, seen_shards = 0, set()
     for m in models:
@@ -393,11 +463,12 @@ def make_plan(models: list[str], shards, positions_of: Callable, strategy: str, 
                 continue
             jobs += 1
             passes[m].update(per_shard[s.id])
+            batches[m].update(per_shard_calls[s.id])
             sites[m] += [positions_of(p) for p in s.proteins]
             seen_shards.add(s.id)
     todo = [s for s in shards if s.id in seen_shards]
     return Plan(models, sum(positions_of(p) for s in todo for p in s.proteins),
-                sum(len(s.proteins) for s in todo), passes, sites, jobs, len(models) * len(shards))
+                sum(len(s.proteins) for s in todo), passes, batches, sites, jobs, len(models) * len(shards))
 
 
 def plural(n: int, word: str) -> str:
@@ -432,11 +503,11 @@ def estimate(plan: Plan, archs: dict, strategy: str, precision: str, device: str
     H100 from its published peak."""
     fast = fast and strategy == "masked-marginals"
     flop = sum(total_flop(plan.passes[m], archs[m], fast) for m in plan.models)
+    calls = sum(sum(c.values()) for c in plan.batches.values())
     all_passes: Counter = Counter()
     for c in plan.passes.values():
         all_passes.update(c)
-    mean_tokens = sum(t * n for t, n in all_passes.items()) / max(1, sum(all_passes.values()))
-    tokens = bucket(mean_tokens)
+    tokens = bucket(typical_tokens(all_passes))
     arch = archs[plan.models[0]]
     seconds, how = {}, {}
     if device == "cuda" or (device == "auto" and gpu_here):
@@ -444,7 +515,8 @@ def estimate(plan: Plan, archs: dict, strategy: str, precision: str, device: str
             for prec in [precision] + (["bf16"] if precision == "fp32" else []):
                 rate, _ = calibrated(arch, tokens, prec, "cuda", threads, strategy, fast, batch_size,
                                      cache, measure_fn)
-                seconds["cuda", prec], how["cuda", prec] = flop / rate.flop_per_s, rate.how
+                seconds["cuda", prec] = flop / rate.flop_per_s + calls * rate.batch_s
+                how["cuda", prec] = rate.how
     else:
         precisions = ["fp32"]
         if precision == "bf16" or (precision == "fp32" and has_kernels("bf16", "cpu")):
@@ -452,7 +524,8 @@ def estimate(plan: Plan, archs: dict, strategy: str, precision: str, device: str
         for prec in precisions:
             rate, _ = calibrated(arch, tokens, prec, "cpu", threads, strategy, fast, batch_size,
                                  cache, measure_fn)
-            seconds["cpu", prec], how["cpu", prec] = flop / rate.flop_per_s, rate.how
+            seconds["cpu", prec] = flop / rate.flop_per_s + calls * rate.batch_s
+            how["cpu", prec] = rate.how
     if ("cuda", precision) not in seconds:
         for prec in ["fp32", "bf16"] if precision != "fp16" else ["fp16"]:
             seconds["h100", prec] = flop / (H100_PEAK[prec] * H100_USE)
@@ -517,7 +590,11 @@ def forecast_line(config: dict, shards, positions_of: Callable, threads: int,
                   measure_fn: Callable[..., Measure] = measure) -> str:
     """The run's forecast line, from its config and shards (rules/common.smk prints it)."""
     models = list(config["models"])
-    plan = make_plan(models, shards, positions_of, config["strategy"], config["max_residues"], done)
+    fast = bool(config.get("fast_path", True))
+    gpu = gpu_name()
+    on = "cuda" if config["device"] == "cuda" or (config["device"] == "auto" and gpu) else "cpu"
+    plan = make_plan(models, shards, positions_of, config["strategy"], config["max_residues"], done,
+                     lambda t: batch_copies(t, config["strategy"], config["batch_size"], fast, on))
     if config["backend"] == "biolm":
         from esm1v_scan.scoring.biolm import BiolmSettings
 
@@ -527,5 +604,4 @@ def forecast_line(config: dict, shards, positions_of: Callable, threads: int,
         path = Path(config["model_dir"] or ".") / f"{m}.pt"
         archs[m] = (read_arch(path) if config["model_dir"] and path.exists() else None) or ESM1V_ARCH
     return local_line(plan, archs, config["strategy"], config["precision"], config["device"],
-                      threads, bool(config.get("fast_path", True)), config["batch_size"],
-                      gpu_name(), cache, measure_fn)
+                      threads, fast, config["batch_size"], gpu, cache, measure_fn)
