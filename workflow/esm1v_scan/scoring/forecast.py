@@ -518,14 +518,17 @@ def estimate(plan: Plan, archs: dict, strategy: str, precision: str, device: str
                 seconds["cuda", prec] = flop / rate.flop_per_s + calls * rate.batch_s
                 how["cuda", prec] = rate.how
     else:
-        precisions = ["fp32"]
-        if precision == "bf16" or (precision == "fp32" and has_kernels("bf16", "cpu")):
-            precisions.append("bf16")
-        for prec in precisions:
-            rate, _ = calibrated(arch, tokens, prec, "cpu", threads, strategy, fast, batch_size,
-                                 cache, measure_fn)
-            seconds["cpu", prec] = flop / rate.flop_per_s + calls * rate.batch_s
-            how["cpu", prec] = rate.how
+        try:
+            precisions = ["fp32"]
+            if precision == "bf16" or (precision == "fp32" and has_kernels("bf16", "cpu")):
+                precisions.append("bf16")
+            for prec in precisions:
+                rate, _ = calibrated(arch, tokens, prec, "cpu", threads, strategy, fast, batch_size,
+                                     cache, measure_fn)
+                seconds["cpu", prec] = flop / rate.flop_per_s + calls * rate.batch_s
+                how["cpu", prec] = rate.how
+        except ImportError:  # Snakemake runs without torch (the jobs use envs/scoring.yaml)
+            how["cpu", None] = "no torch"
     if ("cuda", precision) not in seconds:
         for prec in ["fp32", "bf16"] if precision != "fp16" else ["fp16"]:
             seconds["h100", prec] = flop / (H100_PEAK[prec] * H100_USE)
@@ -552,6 +555,8 @@ def local_line(plan: Plan, archs: dict, strategy: str, precision: str, device: s
                 times.append(f"{duration(sec)} {prec}{note}")
         if times:
             parts.append(f"{', '.join(times)} {label}")
+        elif where == "cpu" and ("cpu", None) in est.how:
+            parts.append("CPU time not measured (no torch where Snakemake runs)")
     return f"esm1v-scan: forecast: {_head(plan, strategy, est.flop)}: {'; '.join(parts)}"
 
 
