@@ -261,12 +261,22 @@ def forecast_lines(proc) -> list[str]:
 
 
 def test_workflow_refuses_fp16_on_cpu_before_any_job(base_config, tmp_path):
+    """device: cpu at parse time (a dry run too); auto on a machine without a GPU when the run
+    starts (jobs run here): one line each, no job runs."""
     proc = run_workflow(tmp_path / "run", {**base_config, "precision": "fp16"}, "-n", check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out
     lines = [line for line in out.splitlines() if "esm1v-scan:" in line]
     assert len(lines) == 1 and lines[0].startswith("esm1v-scan: config key 'precision': precision fp16 "
                                                    "runs on a CPU here"), out[-2000:]
+    if torch.cuda.is_available():
+        return
+    auto = {**base_config, "precision": "fp16", "device": "auto", "models": MODELS[:1]}
+    proc = run_workflow(tmp_path / "auto", auto, check=False)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out
+    assert "(device: auto found no CUDA GPU)" in out, out[-2000:]
+    assert not (tmp_path / "auto" / "results").exists()
 
 
 @pytest.mark.slow

@@ -17,8 +17,6 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 from esm1v_scan.errors import InputError
 
 
@@ -48,6 +46,7 @@ def validate(config: dict, schema_path: str | Path) -> None:
     """Check ``config`` against the schema and fill in its defaults, as
     ``snakemake.utils.validate`` does; an error is one InputError line, naming the key."""
     import jsonschema
+    import yaml
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate as snakemake_validate
 
@@ -82,6 +81,8 @@ def check_config_file(path: str | Path) -> None:
     syntax error (a tab, an unclosed bracket or quote, a bad indent) with its line and column,
     text that is not UTF-8, or a top level that is not ``key: value`` pairs. Like Snakemake, a
     file that parses as JSON is taken as JSON. A missing file is left to the caller."""
+    import yaml  # here: the scoring job imports this module for check_precision, without PyYAML
+
     data = Path(path).read_bytes()
     try:
         text = data.decode("utf-8")
