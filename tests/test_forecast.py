@@ -157,6 +157,24 @@ def test_line_for_five_models_of_a_300_residue_protein(tmp_path):
                     "H100 (its published peak at 40% use, not measured)")
 
 
+def test_gpu_lines_calibrated_on_a_gpu_here_else_one_h100(tmp_path):
+    """device cuda (or auto) with a GPU on this machine: calibrated there, fp32 and bf16; cuda on a
+    submit host without one: the H100 figure only, no CPU time (the jobs will not run on it)."""
+    shards = assign_shards(proteins(p="M" * 300), 200000)
+    plan = fc.make_plan(MODELS[:1], shards, lambda p: p.length, "masked-marginals", 1022)
+    archs = {MODELS[0]: fc.ESM1V_ARCH}
+    stub = Stub(1e14)  # 300 x 396.96 GFLOP = 119 TFLOP: 1.2 s at 100 TFLOP/s
+    for device in ("cuda", "auto"):
+        line = fc.local_line(plan, archs, "masked-marginals", "fp32", device, 8, True, "auto",
+                             "NVIDIA H200", tmp_path / f"{device}.json", stub)
+        assert line.endswith(": ~1.2 s fp32, ~1.2 s bf16 on this GPU (NVIDIA H200)"), line
+    assert {c[2] for c in stub.calls} == {"cuda"}
+    line = fc.local_line(plan, archs, "masked-marginals", "bf16", "cuda", 8, True, "auto", None,
+                         tmp_path / "none.json", stub)
+    assert line.endswith("(300 masked passes, 119 TFLOP): ~4.4 s fp32, ~0.3 s bf16 on one H100 "
+                         "(its published peak at 40% use, not measured)"), line
+
+
 def test_line_when_every_job_has_its_table_measures_nothing(tmp_path):
     shards = assign_shards(proteins(p="M" * 30), 200000)
     plan = fc.make_plan(MODELS[:2], shards, lambda p: p.length, "masked-marginals", 1022,

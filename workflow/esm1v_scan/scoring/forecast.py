@@ -21,16 +21,17 @@ masked-marginal forward runs the last layer's keys and values at every token (``
 query, output, FFN, attention and the head at the masked token only.
 
 Time: FLOPs over the rate a calibration measured, plus a fixed time per forward call times the
-calls (:func:`measure`, :func:`count_batches`): the scorer itself runs a random-weight model of
-the same width (at most 2 layers: one whole, one last) at the plan's typical window (its
-passes' median token count, on a grid 9% apart), with one masked copy and with the batch the scan
-uses at that length; the two times give
-the rate and the per-call time (which is what a tiny model's scan spends most on). About 0.5-4 s
-per precision at ESM-1v's width on 2 cores; cached per
-machine (CPU model, CPU count, threads, torch version, shape) in
+calls (:func:`measure`, :func:`count_batches`). The calibration runs the scorer itself on a
+random-weight model of the same width (at most 2 layers: one whole, one last) at the plan's
+typical window (its passes' median token count, on a grid 9% apart), with one masked copy and
+with the batch the scan uses at that length; the two times give the rate and the per-call time
+(what a tiny model's scan spends most on). About 0.5-4 s per precision at ESM-1v's width on 2
+cores; cached per machine (CPU model, CPU count, threads, torch version, shape) in
 ``$XDG_CACHE_HOME/esm1v-scan/calibration.json`` (default ``~/.cache``). An unreadable cache is
-measured again. Not counted: starting a job and loading its checkpoint (seconds per job), the
-score cache's hits (a protein scored before costs nothing).
+measured again. A GPU on this machine is calibrated the same way; without one, the GPU figure is
+one H100 from its published peak (:data:`H100_PEAK`, at :data:`H100_USE`). Not counted: starting
+a job and loading its checkpoint (seconds per job), the score cache's hits (a protein scored
+before costs nothing).
 """
 
 from __future__ import annotations
