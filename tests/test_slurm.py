@@ -78,7 +78,9 @@ def submitted(out: str) -> dict[str, str]:
 
 def test_tiny_workflow_through_slurm_equals_a_local_run(slurm, profile, tmp_path, tiny_dir):
     wd = tmp_path / "slurm" / "work"
-    proc = run_slurm(wd, config_for(tmp_path / "slurm", tiny_dir), profile, slurm)
+    # (the job logs kept: the forecast check below reads them)
+    proc = run_slurm(wd, config_for(tmp_path / "slurm", tiny_dir), profile, slurm,
+                     "--slurm-keep-successful-logs")
     out = proc.stdout + proc.stderr
     # the five scoring jobs, and only they, went through sbatch (local rules stayed here)
     jobs = submitted(out)
