@@ -496,8 +496,10 @@ def final_outputs():
 
 # The cost forecast (esm1v_scan.scoring.forecast): one line with the forward passes, FLOPs and
 # expected time of the scoring jobs whose tables are missing, printed by the main Snakemake process
-# in a run and in a dry run; not by the job processes that parse this file again (local executor:
-# --mode subprocess, cluster jobs: --mode remote). A forecast that fails says so in one line.
+# in a run and in a dry run (workflow.is_main_process: exec mode DEFAULT); not by the job
+# processes that parse this file again (a cluster job on its node runs Snakemake with --mode
+# remote, a local job through a Snakemake subprocess --mode subprocess; Snakemake 9's local
+# executor runs script jobs without parsing it again). A forecast that fails says so in one line.
 def _forecast():
     from esm1v_scan.scoring import forecast
 
@@ -513,7 +515,8 @@ def _forecast():
             lambda m, s: os.path.exists(f"results/shards/{s}/scores/{m}.parquet"),
         )
     except Exception as err:  # noqa: BLE001 - a forecast never stops a run
-        line = f"esm1v-scan: forecast: not available ({type(err).__name__}: {err})"
+        why = (str(err).splitlines() or [""])[0]
+        line = f"esm1v-scan: forecast: not available ({type(err).__name__}: {why})"
     logger.info(line)
 
 
