@@ -249,7 +249,9 @@ def test_a_failing_run_says_each_error_once_and_promises_no_resume_without_a_cac
                            r"score of [A-Y] is 0\.0, not a probability in \(0, 1\]\)\n")
     assert out.count(refused) == 1, out
     assert len(malformed.findall(out)) == 1, out
-    assert out.count("esm1v-scan:") == 2  # nothing else said twice, nothing else said
+    # nothing else said twice, nothing else said (besides the run's cost forecast, once)
+    assert out.count("esm1v-scan:") - out.count("esm1v-scan: forecast:") == 2
+    assert out.count("esm1v-scan: forecast:") == 1
     logs = {m: (wd / f"logs/score/{m}/shard0001.log").read_text() for m in MODELS[:2]}
     assert logs[MODELS[0]].count(refused) == 1 and len(malformed.findall(logs[MODELS[1]])) == 1
     assert "rerun to resume" not in out and "are cached" not in out

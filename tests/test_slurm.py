@@ -78,12 +78,21 @@ def submitted(out: str) -> dict[str, str]:
 
 def test_tiny_workflow_through_slurm_equals_a_local_run(slurm, profile, tmp_path, tiny_dir):
     wd = tmp_path / "slurm" / "work"
-    proc = run_slurm(wd, config_for(tmp_path / "slurm", tiny_dir), profile, slurm)
+    # (the job logs kept: the forecast check below reads them)
+    proc = run_slurm(wd, config_for(tmp_path / "slurm", tiny_dir), profile, slurm,
+                     "--slurm-keep-successful-logs")
     out = proc.stdout + proc.stderr
     # the five scoring jobs, and only they, went through sbatch (local rules stayed here)
     jobs = submitted(out)
     assert len(jobs) == len(MODELS), out[-4000:]
     assert {re.search(r"rule_(\w+?)/", log).group(1) for log in jobs.values()} == {"score"}
+    # the cost forecast: once, from the Snakemake that submits; the jobs on the node, which
+    # parse the Snakefile again (--mode remote), print none
+    assert out.count("esm1v-scan: forecast: ") == 1, out[-4000:]
+    for log in jobs.values():
+        text = (wd / log).read_text()  # wd / an absolute path is that path
+        assert "rule score" in text, text[-2000:]  # the job's own log
+        assert "esm1v-scan: forecast" not in text, text[-2000:]
     acct = subprocess.run(["sacct", "-n", "-X", "-P", "-j", ",".join(jobs),
                            "-o", "JobID,State,Partition,Account,ReqMem,AllocCPUS"],
                           capture_output=True, text=True, check=True).stdout.split()

@@ -164,6 +164,7 @@ _checked(
 _checked(_check_models)
 _checked(_check_backend)
 _checked(config_checks.check_long_windows, config)
+_checked(config_checks.check_precision, config)
 
 
 def _warn(message):
@@ -631,3 +632,33 @@ def final_outputs():
         )
         + vcf_outputs()
     )
+
+
+# The cost forecast (esm1v_scan.scoring.forecast): one line with the forward passes, FLOPs and
+# expected time of the scoring jobs whose tables are missing, printed by the main Snakemake process
+# in a run and in a dry run (workflow.is_main_process: exec mode DEFAULT); not by the job
+# processes that parse this file again (a cluster job on its node runs Snakemake with --mode
+# remote, a local job through a Snakemake subprocess --mode subprocess; Snakemake 9's local
+# executor runs script jobs without parsing it again). A forecast that fails says so in one line.
+def _forecast():
+    from esm1v_scan.scoring import forecast
+
+    cores = getattr(workflow, "_cores", None) or os.cpu_count() or 1
+    threads = max(1, min(scoring_threads(), cores, os.cpu_count() or 1))
+    listed = {p: len(sites) for p, sites in _VARIANT_SITES.items()}
+    try:
+        line = forecast.forecast_line(
+            config,
+            SHARDS,
+            lambda p: listed.get(p.id, p.length),
+            threads,
+            lambda m, s: os.path.exists(f"results/shards/{s}/scores/{m}.parquet"),
+        )
+    except Exception as err:  # noqa: BLE001 - a forecast never stops a run
+        why = (str(err).splitlines() or [""])[0]
+        line = f"esm1v-scan: forecast: not available ({type(err).__name__}: {why})"
+    logger.info(line)
+
+
+if workflow.is_main_process:
+    _forecast()

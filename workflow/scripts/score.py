@@ -29,10 +29,14 @@ with rule_script(snakemake) as log:
     positions = {n: sites_for(by_name[n], p.strategy, listed.get(by_name[n].id)) for n in names}
     locked = None  # the weights lock's row for the checkpoint, when one is checked
     if p.backend == "local":
+        from esm1v_scan.inputs.config_checks import check_precision
         from esm1v_scan.scoring.models import load_model, resolve_checkpoint
-        from esm1v_scan.scoring.local import LocalScorer
+        from esm1v_scan.scoring.local import LocalScorer, resolve_device
         from esm1v_scan.scoring.weights import verify
 
+        # fp16 on a node whose device: auto finds no GPU (the submit host could not tell)
+        check_precision({"backend": "local", "device": p.device, "precision": p.precision},
+                        resolve_device(p.device).type)
         torch.set_num_threads(snakemake.threads)
         checkpoint = resolve_checkpoint(model, p.model_dir, p.offline)
         if checkpoint is not None:  # the weights lock: same file as recorded, before loading it

@@ -3,7 +3,8 @@
 :func:`validate` runs Snakemake's schema validation (which also fills in the defaults) and turns
 its error, a first line followed by the whole schema, into one line naming the key; an unknown key
 gets the nearest valid one. :func:`check_device` stops a run that would execute ``device: cuda``
-scoring jobs on this machine when torch sees no CUDA GPU. :func:`check_config_file` names the
+scoring jobs on this machine when torch sees no CUDA GPU, and ``precision: fp16`` when auto finds none;
+:func:`check_precision` refuses fp16 on a CPU. :func:`check_config_file` names the
 file, line and column of a YAML syntax error (Snakemake's own message names none of them);
 ``python -m esm1v_scan.inputs.config_checks FILE ...`` runs it on files given with ``--configfile``, which
 Snakemake reads before the workflow's code runs.
@@ -15,8 +16,6 @@ import difflib
 import json
 import sys
 from pathlib import Path
-
-import yaml
 
 from esm1v_scan.errors import InputError
 
@@ -47,6 +46,7 @@ def validate(config: dict, schema_path: str | Path) -> None:
     """Check ``config`` against the schema and fill in its defaults, as
     ``snakemake.utils.validate`` does; an error is one InputError line, naming the key."""
     import jsonschema
+    import yaml
     from snakemake.exceptions import WorkflowError
     from snakemake.utils import validate as snakemake_validate
 
@@ -81,6 +81,8 @@ def check_config_file(path: str | Path) -> None:
     syntax error (a tab, an unclosed bracket or quote, a bad indent) with its line and column,
     text that is not UTF-8, or a top level that is not ``key: value`` pairs. Like Snakemake, a
     file that parses as JSON is taken as JSON. A missing file is left to the caller."""
+    import yaml  # here: the scoring job imports this module for check_precision, without PyYAML
+
     data = Path(path).read_bytes()
     try:
         text = data.decode("utf-8")
@@ -127,14 +129,43 @@ def cuda_available() -> bool:
 def check_device(config: dict, jobs_run_here: bool, cuda=cuda_available) -> None:
     """``device: cuda`` needs a GPU where the scoring jobs run. Checked only when they run on
     this machine (the local executor): a cluster submit host without a GPU may submit GPU jobs,
-    and the job's own device check stops it on a node without one."""
-    if config.get("backend", "local") != "local" or config.get("device") != "cuda":
+    and the job's own device check stops it on a node without one. ``device: auto`` with
+    ``precision: fp16`` and no GPU here: fp16 would run on this CPU (:func:`check_precision`)."""
+    if config.get("backend", "local") != "local":
+        return
+    if config.get("device") == "auto" and config.get("precision") == "fp16" and jobs_run_here \
+            and not cuda():
+        check_precision(config, "cpu")
+    if config.get("device") != "cuda":
         return
     if jobs_run_here and not cuda():
         raise InputError(
             "config key 'device' is cuda but torch sees no CUDA GPU on this machine; use "
             "device: auto or cpu, or run the jobs on GPU nodes (e.g. --profile profiles/slurm)"
         )
+
+
+#: why fp16 is refused on a CPU (measured on a 2-core AMD EPYC with AVX2, torch 2.13, ESM-1v's
+#: shapes: torch.mm 512x1280x5120 at 0.7 GFLOP/s in fp16 against 67 in fp32; a 2-layer width-320
+#: model scanned 2.4x slower in fp16). CPUs have no fp16 matrix units: AVX512-FP16/AMX-FP16
+#: exist only on a few Xeons, and oneDNN's fp16 kernels are not used by torch's CPU matmul here.
+FP16_ON_CPU = (
+    "precision fp16 runs on a CPU here, and CPUs have no fp16 matrix units (measured ~100x "
+    "slower than fp32 at ESM-1v's shapes); use precision: fp32, or bf16 on a CPU with "
+    "AVX512-BF16 or AMX, or run on a GPU (device: cuda), where fp16 is fast"
+)
+
+
+def check_precision(config: dict, device: str | None = None) -> None:
+    """``precision: fp16`` only where the scoring jobs run on a GPU: refused for ``device: cpu``
+    (at parse time) and for ``device`` resolved to the CPU (``device``: what auto became, given
+    by :func:`check_device` and by the scoring job)."""
+    if config.get("backend", "local") != "local" or config.get("precision") != "fp16":
+        return
+    where = device or config.get("device", "auto")
+    if where == "cpu":
+        said = "" if config.get("device") == "cpu" else " (device: auto found no CUDA GPU)"
+        raise InputError(f"config key 'precision': {FP16_ON_CPU}{said}")
 
 
 def check_long_windows(config: dict) -> None:
