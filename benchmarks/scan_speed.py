@@ -224,6 +224,7 @@ class Row:
     max_dlogp: float = float("nan")
     spearman: float = float("nan")
     note: str = ""
+    ceiling: float = float("nan")  # torch.mm FLOP/s at the model's shapes, this precision and L
     logp: np.ndarray | None = field(default=None, repr=False)
     positions: list = field(default_factory=list, repr=False)
 
