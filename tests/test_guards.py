@@ -220,6 +220,22 @@ def test_bf16_on_a_cpu_with_bf16_kernels_runs_through_onednn(tiny_model, monkeyp
     assert 1e-4 < np.abs(got - ref).max() < 0.35
 
 
+@pytest.mark.parametrize("bf16_kernels", [False, True])
+def test_bf16_on_a_cpu_without_bf16_kernels_warns(tiny_model, monkeypatch, caplog, bf16_kernels):
+    """On an AVX2-only CPU torch's bf16 matmul is a fallback measured at ~7-10 GFLOP/s on 2 cores
+    against ~150 for fp32: a bf16 run there says so once, when the scorer is built."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: bf16_kernels)
+    if bf16_kernels:  # (packing needs the real kernels: stand-ins that keep the weight)
+        monkeypatch.setattr(torch.ops.mkldnn, "_reorder_linear_weight", lambda w, b: w)
+    with caplog.at_level("WARNING", logger="esm1v_scan.scoring.local"):
+        LocalScorer(tiny_model, device="cpu", precision="bf16")
+        LocalScorer(tiny_model, device="cpu", precision="fp32")
+    warned = [r.getMessage() for r in caplog.records if "bf16 matrix kernels" in r.getMessage()]
+    assert len(warned) == (0 if bf16_kernels else 1)
+    if warned:
+        assert "~15x slower than fp32" in warned[0]
+
+
 def test_bf16_scores_stay_within_the_measured_tolerance(tiny_model):
     """fast bf16 against fp32 on the tiny model: measured max |d log p| 0.16 and mean 0.021 (x86,
     torch 2.13); the bounds leave room for other CPUs' bf16 kernels, not for a broken forward."""
