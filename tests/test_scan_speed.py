@@ -13,6 +13,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import scan_speed  # noqa: E402
 from scan_speed import Row, layer_shapes, shape_ceiling, targets  # noqa: E402
 
+from esm1v_scan.scoring.local import LocalScorer  # noqa: E402
+
 
 def test_ceiling_shapes_are_the_layers_weights(tiny_model):
     """The four shapes the ceiling multiplies hold exactly one layer's linear weights."""
@@ -71,3 +73,21 @@ def test_accuracy_gate_needs_both(capsys, spearman, dlogp, verdict):
                               "esm1v", "x")
     out = capsys.readouterr().out
     assert (out.split("]")[0].lstrip("[") if out else None) == verdict
+
+
+def test_bf16_emulation_rounds_only_where_asked(tiny_model):
+    """benchmarks/bf16_error_sources.py: with no rounding it is the fp32 fast forward; rounding
+    the weights moves log p by about bf16's precision, not more."""
+    from bf16_error_sources import RoundedForward
+
+    seq = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"
+    scorer = LocalScorer(tiny_model, device="cpu", batch_size=8)
+    fp32 = scorer.masked_marginals(seq, [3, 9, 20])
+    scorer.fast = RoundedForward(tiny_model.model, set())
+    # (1e-5: it adds the residual after the multiply, the fast forward inside it)
+    np.testing.assert_allclose(scorer.masked_marginals(seq, [3, 9, 20]), fp32, atol=1e-5, rtol=0)
+    scorer.fast = RoundedForward(tiny_model.model, {"w"})
+    w = np.abs(scorer.masked_marginals(seq, [3, 9, 20]) - fp32).max()
+    assert 1e-4 < w < 0.5
+    assert all(lin.weight.dtype == torch.float32 and torch.equal(lin.weight, lin.weight.bfloat16().float())
+               for lin in (scorer.fast.layers[0].qkv, scorer.fast.layers[-1].fc2))
