@@ -123,8 +123,8 @@ class LocalScorer:
         if fast:
             # CPU (oneDNN or MKL): matrix multiplies of a few hundred rows run at full rate; ~512
             # rows measured a few % faster than one copy per pass (at 102 and 302 tokens, oneDNN,
-            # AVX-512), far more only spill the caches; on the AVX2 VM MKL's torch.mm at 1, 2, 3
-            # or 4 copies of 302 tokens differed by less than the noise of a shared machine
+            # AVX-512), far more only spill the caches; on the AVX2 VM MKL's torch.mm at the model's
+            # shapes ran ~15% slower at 1 copy of 302 tokens than at 2-4, which were within 5%
             return -(-512 // tokens)
         # plain CPU forward: batching does not help (shared/reference/cpu-performance-notes.md)
         return max(1, 1024 // tokens)
