@@ -504,7 +504,7 @@ def targets(rows, mm, device, five):
                  f"model's shapes ({r.ceiling / 1e9:.0f} GFLOP/s); target >= {target}%{why}")
         accuracy_lines(rows, gate_arch, "random full-size model" if gate_arch == "esm1v"
                        else f"random {gate_arch} model")
-        accuracy_lines(rows, "checkpoint", "real checkpoint, TEM-1")
+        accuracy_lines(rows, "checkpoint", "--checkpoint model, TEM-1")
     else:
         r = find("ours bf16")
         bf = mm.get(("torch.mm", "bf16"))
