@@ -13,6 +13,9 @@ Checks, each ending as a MEETS/MISSES line of the summary table at the end:
                ``--parity-positions`` positions spread over the sequence: max |d log p| <= 1e-4.
                TF32 is switched off for this (torch.backends.cuda.matmul.allow_tf32 = False,
                cudnn.allow_tf32 = False, float32 matmul precision "highest"), so "fp32" means fp32.
+               This covers the fast forward's fp32 linear layers off oneDNN (``torch.addmm`` with
+               the residual added by the multiply, then the bias: the path GPUs and AVX2-only CPUs
+               take); the kernel it used is printed.
   bf16, fp16   the same scan in low precision against the device's fp32: max |d log p|, Spearman of
                the substitution scores (target >= 0.999) and the speed-up over fp32.
   five models  a full masked scan of a 300-residue protein with five models (random weights, built
@@ -131,6 +134,8 @@ def check_precisions(device, arch: str, L: int, n_parity: int) -> list[Line]:
         f"{time.perf_counter() - t:.1f} s")
     lines = []
     scorer = LocalScorer(loaded, str(device), "auto", "fp32")
+    say(f"fp32 fast forward's linear layers on {device}: "
+        f"{'none (plain forward)' if scorer.fast is None else 'oneDNN' if scorer.fast.onednn else 'torch.addmm / F.linear'}")
     mine = aa_log_probs(scorer, seq, positions)
     d = float(np.abs(mine - ref).max())
     say(f"fp32 on {device}: max |d log p| vs CPU reference {d:.2e} at {len(positions)} positions")

@@ -60,7 +60,8 @@ def test_batched_scorer_equals_one_mask_per_pass_loop(tiny_model, batch_size, fa
 
 @pytest.mark.parametrize("onednn", [True, False], ids=["onednn", "F.linear"])
 def test_fast_forward_kernels_equal_the_loop(tiny_model, onednn):
-    """Both kernel choices of the fast forward (oneDNN on CPU, F.linear as on GPU) in fp32, on a
+    """Both kernel choices of the fast forward (oneDNN; MKL's addmm / F.linear, as on AVX2-only
+    CPUs and GPUs) in fp32, on a
     window of a longer protein too (the last layer reads keys at every position, the query at the
     mask only)."""
     if onednn and not onednn_available():

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from esm1v_scan.scoring.fast_forward import FastMaskedLM
+from esm1v_scan.scoring.fast_forward import FastMaskedLM, onednn_available
 from esm1v_scan.scoring.fast_forward import supports as fast_supports
 from esm1v_scan.inputs.fasta import AMINO_ACIDS
 from esm1v_scan.scoring.models import LoadedModel
@@ -85,6 +85,10 @@ class LocalScorer:
         self.fast = FastMaskedLM(self.model, self.device, precision) if why_not is None else None
         if fast and why_not:
             log.info("plain forward for %s: %s", self.name, why_not)
+        if self.device.type == "cpu" and precision == "bf16" and not onednn_available(torch.bfloat16):
+            log.warning("precision bf16 on a CPU without bf16 matrix kernels (no AVX512-BF16 or AMX): "
+                        "torch's fallback runs ~15x slower than fp32 here, and rounds like bf16; "
+                        "fp32 is both faster and exact on this CPU")
         #: what the score cache keys on: model file, and the precision that changes the numbers;
         #: in bf16/fp16 the fast and plain forwards round differently (in fp32 they agree to 1e-5)
         forward = "" if precision == "fp32" else (":fast" if self.fast is not None else ":plain")
@@ -117,9 +121,10 @@ class LocalScorer:
             # ~64k tokens per pass already fill the largest GPUs' matrix units
             return max(1, min(by_memory, 65536 // tokens))
         if fast:
-            # CPU, oneDNN: matrix multiplies of a few hundred rows run at full rate; ~512 rows
-            # measured a few % faster than one copy per pass (at 102 and 302 tokens), far more
-            # only spill the caches
+            # CPU (oneDNN or MKL): matrix multiplies of a few hundred rows run at full rate; ~512
+            # rows measured a few % faster than one copy per pass (at 102 and 302 tokens, oneDNN,
+            # AVX-512), far more only spill the caches; on the AVX2 VM MKL's torch.mm at the model's
+            # shapes ran ~15% slower at 1 copy of 302 tokens than at 2-4, which were within 5%
             return -(-512 // tokens)
         # plain CPU forward: batching does not help (shared/reference/cpu-performance-notes.md)
         return max(1, 1024 // tokens)
