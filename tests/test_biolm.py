@@ -47,8 +47,12 @@ def local_tables(tiny_dir):
 
 def assert_same_table(remote: pd.DataFrame, local: pd.DataFrame) -> None:
     assert remote[["position", "wt", "mt"]].equals(local[["position", "wt", "mt"]])
-    for col in ["log_prob", "prob", "score"]:
+    for col in ["log_prob", "prob"]:
         np.testing.assert_allclose(remote[col], local[col], atol=1e-5, rtol=0)
+    # a score is log p(mt) - log p(wt): two log-probabilities within 1e-5 each (the stand-in runs
+    # fair-esm's forward, one mask per item; the local scorer its fast forward, whose summation
+    # order differs: MKL's addmm on AVX2-only CPUs)
+    np.testing.assert_allclose(remote["score"], local["score"], atol=2e-5, rtol=0)
 
 
 # -- pure functions ---------------------------------------------------------------------------

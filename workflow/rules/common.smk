@@ -100,6 +100,10 @@ if _loaded is not None and Path(_loaded.__file__).parent.parent != ESM1V_SCAN_HO
     )
 
 from esm1v_scan.outputs.provenance import git_state, package_origin  # noqa: E402
+from esm1v_scan.pipeline import snakemake_fixes  # noqa: E402
+
+# Snakemake 9.27's SIGTERM handler can deadlock the run (esm1v_scan.pipeline.snakemake_fixes)
+snakemake_fixes.install()
 
 #: provenance: this workflow's own version, source and commit, and the project that ran it
 WORKFLOW_ORIGIN = package_origin()
