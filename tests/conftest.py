@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,14 @@ def result_files(wd: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and "provenance" not in p.parts
     }
+
+
+def required_tool(name: str, require_env: str, install: str) -> str:
+    """The path of an external program a test needs (chromium, bcftools): the test is skipped
+    when it is absent, and fails instead when ``$require_env`` is 1 (CI sets it)."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get(require_env) == "1":
+            pytest.fail(f"{name} required ({require_env}=1) but not installed")
+        pytest.skip(f"{name} not installed ({install})")
+    return path

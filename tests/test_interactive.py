@@ -8,14 +8,13 @@ it), which turns that into a failure.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import subprocess
 
 import numpy as np
 import pytest
 
+from conftest import required_tool
 from esm1v_scan.scoring.ensemble import ensemble
 from esm1v_scan.errors import InputError
 from esm1v_scan.inputs.fasta import AMINO_ACIDS
@@ -109,12 +108,7 @@ def test_missing_column_is_one_clear_error():
 # -- in a real browser -----------------------------------------------------------------------------
 
 def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        if os.environ.get("ESM1V_SCAN_REQUIRE_BROWSER") == "1":
-            pytest.fail("browser test required but chromium is not installed")
-        pytest.skip("chromium not installed (apt-get install -y chromium)")
-    return path
+    return required_tool("chromium", "ESM1V_SCAN_REQUIRE_BROWSER", "apt-get install -y chromium")
 
 
 def browse(tmp_path, page: str, fragment: str = "", screenshot=None, size="1200,700"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pandas as pd
 import pytest
 
 import vcf_fixtures as fx
+from conftest import required_tool
 from esm1v_scan.errors import InputError
 from esm1v_scan.inputs import vcf
 from esm1v_scan.inputs.variant_lists import VariantSpec, read_variants
@@ -23,10 +23,6 @@ from esm1v_scan.scoring.variant_scores import score_variants
 
 MODELS = ["m1", "m2"]
 AA = "ACDEFGHIKLMNPQRSTVWY"
-HAVE_BCFTOOLS = shutil.which("bcftools") is not None
-needs_bcftools = pytest.mark.skipif(
-    not HAVE_BCFTOOLS and not os.environ.get("ESM1V_SCAN_REQUIRE_BCFTOOLS"),
-    reason="bcftools not installed")
 
 
 def test_imports_this_checkout():
@@ -461,8 +457,8 @@ def test_written_vcf_with_pysam(written):
         assert [r.pos for r in f.fetch("1", 1999, 2300)] == [2000, 2100, 2200, 2300]
 
 
-@needs_bcftools
 def test_written_vcf_with_bcftools(written):
+    bcftools = required_tool("bcftools", "ESM1V_SCAN_REQUIRE_BCFTOOLS", "apt-get install -y bcftools tabix")
     case, plan, scored, out = written
     s = scored.set_index(["record", "allele", "feature"])
     chosen = {1000: s.loc[(0, 1, "ENST00000000001.5"), "score"], 1100: 0.0,
@@ -474,15 +470,15 @@ def test_written_vcf_with_bcftools(written):
     m60 = [s.loc[(6, a, "ENST00000000004.3"), "score"] for a in (1, 2)]
     if min(m60) < cut:
         want = sorted(want + [2300])
-    got = subprocess.run(["bcftools", "view", "-H", "-i", f"INFO/ESM1v_score < {cut}", str(out)],
+    got = subprocess.run([bcftools, "view", "-H", "-i", f"INFO/ESM1v_score < {cut}", str(out)],
                          check=True, capture_output=True, text=True).stdout
     assert [int(l.split("\t")[1]) for l in got.splitlines()] == want
-    q = subprocess.run(["bcftools", "query", "-f", "%POS\t%INFO/ESM1v_score\n", str(out)],
+    q = subprocess.run([bcftools, "query", "-f", "%POS\t%INFO/ESM1v_score\n", str(out)],
                        check=True, capture_output=True, text=True).stdout.splitlines()
     assert len(q) == 13 and q[5] == "2200\t." and q[1] == "1100\t0"
     assert q[6].split("\t")[1].count(",") == 1
     # the region query goes through the .tbi
-    r = subprocess.run(["bcftools", "view", "-H", "-r", "1:3000-3100", str(out)],
+    r = subprocess.run([bcftools, "view", "-H", "-r", "1:3000-3100", str(out)],
                        check=True, capture_output=True, text=True).stdout
     assert [l.split("\t")[1] for l in r.splitlines()] == ["3000", "3100"]
 

@@ -5,9 +5,7 @@ variants, bcftools on the output, a rerun that does nothing."""
 
 import gzip
 import hashlib
-import os
 import re
-import shutil
 import subprocess
 import time
 import zipfile
@@ -18,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import MODELS, run_workflow, write_fasta
+from conftest import MODELS, required_tool, run_workflow, write_fasta
 from esm1v_scan.errors import InputError
 from esm1v_scan.inputs.fasta import Protein, read_fasta, safe_name
 from esm1v_scan.inputs.variant_lists import VariantSpec, from_table
@@ -159,12 +157,7 @@ def test_dry_run_plans_the_vcf_jobs_and_biolm_leaves_indels_to_the_local_backend
 # -- end to end: a VEP and a SnpEff VCF in one run, against a protein-level run -------------------
 
 def _bcftools() -> str:
-    path = shutil.which("bcftools")
-    if path is None:
-        if os.environ.get("ESM1V_SCAN_REQUIRE_BCFTOOLS") == "1":
-            pytest.fail("bcftools check required but bcftools is not installed")
-        pytest.skip("bcftools not installed (apt-get install -y bcftools tabix)")
-    return path
+    return required_tool("bcftools", "ESM1V_SCAN_REQUIRE_BCFTOOLS", "apt-get install -y bcftools tabix")
 
 
 def _tiny_config(tmp: Path, tiny_dir: Path, **extra) -> dict:
