@@ -127,3 +127,16 @@ def test_a_full_disk_names_the_target_not_the_temp_file(tmp_path):
             with files.atomic_write(target) as fh:
                 raise raised
         assert err.value is raised
+
+
+def test_read_parquet_keeps_the_named_proteins_rows(tmp_path):
+    import pandas as pd
+
+    from esm1v_scan.scoring.score_tables import read_parquet
+
+    table = pd.DataFrame({"name": ["a", "a", "b", "c", "c"], "position": [1, 2, 1, 1, 2]})
+    table.to_parquet(tmp_path / "shard.parquet")
+    got = read_parquet(tmp_path / "shard.parquet", names={"c", "a"})
+    assert list(zip(got["name"], got["position"])) == [("a", 1), ("a", 2), ("c", 1), ("c", 2)]
+    assert read_parquet(tmp_path / "shard.parquet", "b")["position"].tolist() == [1]
+    assert len(read_parquet(tmp_path / "shard.parquet")) == 5

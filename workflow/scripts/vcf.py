@@ -29,8 +29,8 @@ with rule_script(snakemake) as log:
                        usecols=["id", "name"])
     name_of = {i: n for i, n in zip(seqs["id"], seqs["name"]) if i in wanted}
     names, rows = set(name_of.values()), {}
-    for path in inp.ensembles:  # one shard at a time, only the VCF's proteins kept
-        rows.update({n: t for n, t in protein_rows(read_parquet(path)).items() if n in names})
+    for path in inp.ensembles if names else ():  # one shard at a time, only the VCF's proteins read
+        rows.update(protein_rows(read_parquet(path, names=names)))
     columns = next(iter(rows.values())).columns if rows else (
         ["position", "wt", "mt"] + [f"score_{m}" for m in models] + ["score_mean"])
     empty = pd.DataFrame({c: pd.Series(dtype=float if c.startswith("score") else object)

@@ -116,7 +116,12 @@ def write_parquet(df: pd.DataFrame, path) -> None:
         df.to_parquet(tmp, index=False)
 
 
-def read_parquet(path, name: str | None = None) -> pd.DataFrame:
-    """A shard's long table, or with ``name`` only that protein's rows."""
-    filters = None if name is None else [("name", "==", name)]
+def read_parquet(path, name: str | None = None, names=None) -> pd.DataFrame:
+    """A shard's long table, or with ``name`` only that protein's rows, with ``names`` (a
+    non-empty collection) only those proteins' rows (the filter is applied while reading)."""
+    filters = None
+    if name is not None:
+        filters = [("name", "==", name)]
+    elif names is not None:
+        filters = [("name", "in", sorted(names))]
     return pd.read_parquet(path, filters=filters)
